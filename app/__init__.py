@@ -1,0 +1,76 @@
+"""Shuima (税码): tax-credit color codes, verification at the bank counter, and what they unlock."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from app.clock import Clock
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
+    """Build the app: settings, extensions, error handling, blueprints, event wiring."""
+    from app import embedded_redis
+    from app.config import ConfigError, load_config
+    from app.errors import DomainError, RateLimited, error_payload
+    from app.events import bus
+    from app.extensions import api, db, redis_store
+    from app.ops.logging import configure_logging
+    from app.ops.metrics import init_metrics
+    from app.services import build_services
+
+    settings = load_config(config)
+    if not settings["REDIS_URL"]:
+        settings["REDIS_URL"] = embedded_redis.running_url(settings["INSTANCE_PATH"])
+        if not settings["REDIS_URL"]:
+            raise ConfigError("REDIS_URL is not set and no embedded Valkey is running (start one with `make run`)")
+
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app.config.update(settings)
+    app.config.update(
+        API_TITLE="Shuima 税码 API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    configure_logging(settings["LOG_LEVEL"], json_lines=settings["LOG_JSON"])
+
+    db.init_app(app)
+    redis_store.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    app.extensions["shuima.services"] = build_services(app, clock=clock)
+
+    bus.redis = redis_store.client
+    bus.enqueue = lambda event_id: redis_store.queue.enqueue("workers.events.deliver_event", event_id)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):  # type: ignore[no-untyped-def]
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
+        return error_payload(error.status_code, error.message, error.errors), error.status_code, headers
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        data = getattr(error, "data", None) or {}
+        message = data.get("message") or error.description or error.name
+        errors = data.get("messages") or {}
+        headers = dict(data.get("headers") or {})
+        return error_payload(error.code or 500, message, errors), error.code, headers
+
+    from app.accounts.routes import blp as auth_blp
+    from app.codes.routes import blp as codes_blp, wellknown
+    from app.ops.health import bp as health_bp
+    from app.taxpayers.routes import blp as taxpayers_blp
+
+    for blueprint in (auth_blp, codes_blp, taxpayers_blp, wellknown):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health_bp)
+    init_metrics(app)
+    return app

@@ -1,0 +1,83 @@
+"""Use cases on accounts: log in, create a user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.accounts.domain import Principal, Role, binding_error
+from app.accounts.models import Bank, User
+from app.accounts.repository import SqlAlchemyAccountRepository
+from app.accounts.security import AccessTokens, Passwords
+from app.clock import Clock
+from app.db import UnitOfWork
+from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
+from app.ratelimit import RateLimiter
+from app.taxpayers.domain import UsccError, normalize_uscc
+from app.taxpayers.models import Taxpayer
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    per_user: str
+    per_address: str
+
+
+def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passwords: Passwords,
+           tokens: AccessTokens, limiter: RateLimiter, limits: LoginLimits, clock: Clock) -> str:
+    """Return an access token. Failed attempts are throttled per username and per address.
+
+    Raises ``Unauthenticated`` for a wrong username or password (one message for both) and
+    ``RateLimited`` once too many attempts have failed.
+    """
+    keys = ((limits.per_user, ("login-user", username.lower())), (limits.per_address, ("login-addr", address)))
+    for limit, key in keys:
+        if not limiter.test(limit, *key):
+            raise RateLimited("too many failed log-in attempts; try again later",
+                              retry_after=limiter.retry_after(limit, *key))
+    with uow:
+        user = SqlAlchemyAccountRepository(uow.session).user_by_username(username)
+        ok = passwords.verify(user.password_hash if user else None, password)
+        if not ok or user is None or not user.active:
+            for limit, key in keys:
+                limiter.hit(limit, *key)
+            raise Unauthenticated("wrong username or password")
+        principal = Principal(user.id, user.username, Role(user.role), user.uscc, user.bank_id, user.county_code)
+    limiter.reset(limits.per_user, "login-user", username.lower())
+    return tokens.issue(principal, now=clock.now())
+
+
+def create_user(username: str, password: str, *, role: Role, uscc: str | None = None, bank_code: str | None = None,
+                bank_name: str | None = None, county_code: str | None = None, uow: UnitOfWork,
+                passwords: Passwords) -> User:
+    """Create an account bound as its role requires; an unknown bank code creates the bank.
+
+    Raises ``InvalidInput`` for a bad binding or weak password, ``NotFound`` for an unknown
+    taxpayer and ``Conflict`` for a taken username.
+    """
+    problem = binding_error(role, uscc=uscc, bank_code=bank_code, county_code=county_code)
+    if problem:
+        raise InvalidInput.field("role", problem)
+    if len(password) < 8:
+        raise InvalidInput.field("password", "must be at least 8 characters")
+    if uscc:
+        try:
+            uscc = normalize_uscc(uscc)
+        except UsccError as exc:
+            raise InvalidInput.field("uscc", str(exc)) from exc
+    with uow:
+        repo = SqlAlchemyAccountRepository(uow.session)
+        if repo.user_by_username(username):
+            raise Conflict(f"username {username!r} is taken", errors={"username": ["is taken"]})
+        if uscc and uow.session.get(Taxpayer, uscc) is None:
+            raise NotFound(f"no taxpayer with USCC {uscc}", errors={"uscc": ["unknown taxpayer"]})
+        bank = None
+        if bank_code:
+            bank = repo.bank_by_code(bank_code)
+            if bank is None:
+                bank = Bank(code=bank_code, name=bank_name or bank_code)
+                repo.add(bank)
+        user = User(username=username, password_hash=passwords.hash(password), role=role.value, uscc=uscc,
+                    bank=bank, county_code=county_code)
+        repo.add(user)
+        uow.commit()
+        return user

@@ -1,0 +1,57 @@
+"""Redis cache of each taxpayer's live code token and badge image.
+
+A cached code records the status version it was signed from; it is served only while that
+version equals the current status, so a grade change shows at the next fetch even if an old
+code is still sitting in Redis. Status and code are read with one ``MGET`` (same hash slot).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.taxpayers.cache import StatusCache, tp_key
+from app.taxpayers.domain import GradeStatus
+
+
+@dataclass(frozen=True)
+class CachedCode:
+    token: str
+    jti: str
+    version: str
+    issued_at: datetime
+    expires_at: datetime
+
+    def dumps(self) -> str:
+        return json.dumps({"token": self.token, "jti": self.jti, "version": self.version,
+                           "iat": self.issued_at.isoformat(), "exp": self.expires_at.isoformat()})
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> "CachedCode":
+        d = json.loads(raw)
+        return cls(d["token"], d["jti"], d["version"], datetime.fromisoformat(d["iat"]),
+                   datetime.fromisoformat(d["exp"]))
+
+
+class CodeCache:
+    def __init__(self, redis: Any):
+        self.redis = redis
+
+    def read(self, uscc: str) -> tuple[GradeStatus | None, CachedCode | None]:
+        raw_status, raw_code = self.redis.mget(tp_key(uscc, "status"), tp_key(uscc, "code"))
+        return StatusCache.decode(raw_status), CachedCode.loads(raw_code) if raw_code else None
+
+    def store(self, uscc: str, code: CachedCode, *, ttl_ms: int) -> None:
+        self.redis.set(tp_key(uscc, "code"), code.dumps(), px=max(ttl_ms, 1))
+
+    def badge(self, uscc: str, jti: str) -> bytes | None:
+        raw = self.redis.get(tp_key(uscc, "badge"))
+        if not raw:
+            return None
+        stored_jti, _, png = raw.partition(b"\n")
+        return png if stored_jti.decode() == jti else None
+
+    def store_badge(self, uscc: str, jti: str, png: bytes, *, ttl_ms: int) -> None:
+        self.redis.set(tp_key(uscc, "badge"), jti.encode() + b"\n" + png, px=max(ttl_ms, 1))

@@ -1,0 +1,132 @@
+"""Database plumbing: declarative base, engine/session factory and the unit of work.
+
+Use cases take a unit of work and end with an explicit ``uow.commit()``; leaving the ``with``
+block without it rolls back. Domain events collected during the transaction are handed to the
+event bus only after a successful commit, so subscribers never see a change that was undone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def make_engine(url: str) -> Engine:
+    """Build an engine; SQLite gets WAL, foreign keys and a busy timeout for several processes."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Database:
+    """Holder for the engine and session factory, bound by ``init_app``."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory: sessionmaker[Session] | None = None
+
+    def init_app(self, app: "Flask") -> None:
+        self.bind(app.config["DATABASE_URL"])
+        app.extensions["shuima.db"] = self
+
+    def bind(self, url: str) -> None:
+        if self.engine is not None and str(self.engine.url) == url:
+            return
+        if self.engine is not None:
+            self.engine.dispose()
+        self.engine = make_engine(url)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        assert self.session_factory is not None, "Database.init_app was not called"
+        return self.session_factory()
+
+
+class UnitOfWork:
+    """One transaction: ``with uow: ...; uow.commit()``.
+
+    Events collected with ``uow.collect(event)`` are written to the outbox inside the
+    transaction and handed to the bus once the commit has succeeded.
+    """
+
+    def __init__(self, session_factory: Callable[[], Session], bus: Any = None):
+        self._session_factory = session_factory
+        self._bus = bus
+        self.session: Session
+        self.events: list[Any] = []
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        self.events = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def collect(self, event: Any) -> None:
+        self.events.append(event)
+
+    def commit(self) -> None:
+        events, self.events = self.events, []
+        staged = self._bus.stage(self.session, events) if events and self._bus is not None else []
+        self.session.commit()
+        if staged:
+            self._bus.dispatch(staged)
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self.events = []

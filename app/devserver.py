@@ -1,0 +1,64 @@
+"""``make run``: migrate, seed the demo data, run gunicorn and one worker until Ctrl-C.
+
+With no ``REDIS_URL`` an embedded Valkey is started as a child process (its URL is written
+to ``instance/valkey.url`` so the ``shuima`` CLI in another terminal finds it); with no
+``DATABASE_URL`` the database is SQLite under ``instance/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app import embedded_redis
+from app.config import load_config
+
+
+def main() -> int:
+    settings = load_config()
+    env = dict(os.environ)
+    valkey = None
+    if not settings["REDIS_URL"]:
+        valkey = embedded_redis.start(settings["INSTANCE_PATH"], publish=True)
+        env["REDIS_URL"] = valkey.connection_url
+    env.setdefault("DATABASE_URL", settings["DATABASE_URL"])
+    metrics_dir = Path(settings["INSTANCE_PATH"]) / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+    children: list[subprocess.Popen] = []
+    try:
+        shuima = [sys.executable, "-m", "app.cli"]
+        subprocess.run([*shuima, "db", "upgrade"], env=env, check=True)
+        subprocess.run([*shuima, "seed-demo"], env=env, check=True)
+        children.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app.wsgi:app"],
+                                         env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "workers.main"], env=env))
+        print("\nShuima is running: http://127.0.0.1:8000/docs  (Ctrl-C stops everything)\n", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        return 1  # a child died on its own
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if valkey is not None:
+            embedded_redis.unpublish(settings["INSTANCE_PATH"])
+            valkey.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Structured JSON logs with identifiers masked.
+
+Every record passes a filter that masks anything shaped like a USCC or a resident ID number
+in the message and in string ``extra`` fields, so no handler anywhere can write a full
+identifier to a log (DOMAIN.md §1: never show a full identifier to a bank or a log).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+#: 18 characters of the USCC alphabet, or 17 digits + digit/X (resident ID), standing alone.
+IDENTIFIER = re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{4})[0-9A-HJ-NPQRTUWXY]{12}([0-9A-HJ-NPQRTUWXY]{2})(?![0-9A-Z])")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{12}(\d{1}[\dXx])(?![0-9A-Za-z])")
+
+
+def mask_identifiers(text: str) -> str:
+    text = IDENTIFIER.sub(lambda m: m.group(1) + "*" * 12 + m.group(2), text)
+    return ID_NUMBER.sub(lambda m: m.group(1) + "*" * 12 + m.group(2), text)
+
+
+class MaskIdentifiers(logging.Filter):
+    _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_identifiers(record.getMessage())
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in self._RESERVED and isinstance(value, str):
+                setattr(record, key, mask_identifiers(value))
+        return True
+
+
+def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
+    """Route the root logger to stderr, as JSON lines (or plain text for humans)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if json_lines:
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                           rename_fields={"levelname": "level", "asctime": "time"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskIdentifiers())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_shuima", False)]:
+        root.removeHandler(old)
+    handler._shuima = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)

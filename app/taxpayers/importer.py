@@ -1,0 +1,302 @@
+"""The yearly bulk load of grades from CSV.
+
+Each line is checked on its own; bad lines are reported with their line number and reasons
+and good lines are applied, in chunks that each commit (so an interrupted run keeps what it
+did, and running it again finishes the job). A line whose data already match the taxpayer's
+current record changes nothing, so re-running a file is a no-op. A line for an older year
+than the taxpayer's current grade is reported as skipped rather than overriding a newer grade.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterable, Iterator
+
+from sqlalchemy import insert, select, update
+
+from app.clock import Clock
+from app.db import UnitOfWork
+from app.errors import InvalidInput
+from app.taxpayers.cache import StatusCache
+from app.taxpayers.domain import (
+    Grade, GradesImported, GradeRuleError, GradeStatus, SizeClass, State, UsccError, check_grade_record,
+    normalize_uscc,
+)
+from app.taxpayers.models import GradeImport, GradeRecord, Taxpayer
+
+REQUIRED_COLUMNS = ("uscc", "name", "grade", "year")
+OPTIONAL_COLUMNS = ("score", "state", "region", "industry", "registered_on", "size")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImportLine:
+    """One valid CSV line, parsed."""
+
+    line: int
+    uscc: str
+    name: str
+    grade: Grade | None
+    year: int
+    score: Decimal | None
+    state: State
+    region: str | None
+    industry: str | None
+    registered_on: date | None
+    size: str | None
+
+
+@dataclass
+class ImportReport:
+    import_id: int
+    rows: int = 0
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors)
+
+
+def read_csv_text(data: bytes) -> str:
+    """Decode an upload as UTF-8 (a BOM is allowed), or raise ``InvalidInput`` on ``file``."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.field("file", f"is not UTF-8 text (bad byte at offset {exc.start})") from exc
+
+
+def parse_lines(text: str, *, today: date) -> tuple[list[ImportLine], list[dict[str, Any]]]:
+    """Split a CSV into valid lines and per-line errors. Raises ``InvalidInput`` for a bad header."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise InvalidInput.field("file", "is empty") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InvalidInput.field("file", f"header lacks required column(s): {', '.join(missing)}")
+    index = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
+    good: list[ImportLine] = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for number, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        values = {name: (cells[i].strip() if i < len(cells) else "") for name, i in index.items()}
+        parsed, problems = _parse_line(number, values, today=today)
+        if parsed is not None and parsed.uscc in seen:
+            problems = {"uscc": [f"duplicate of line {seen[parsed.uscc]}"]}
+        if problems:
+            errors.append({"line": number, "uscc": values.get("uscc", ""), "errors": problems})
+            continue
+        assert parsed is not None
+        seen[parsed.uscc] = number
+        good.append(parsed)
+    return good, errors
+
+
+def _parse_line(number: int, v: dict[str, str], *, today: date) -> tuple[ImportLine | None, dict[str, list[str]]]:
+    problems: dict[str, list[str]] = {}
+
+    def fail(name: str, reason: str) -> None:
+        problems.setdefault(name, []).append(reason)
+
+    uscc = ""
+    try:
+        uscc = normalize_uscc(v["uscc"])
+    except UsccError as exc:
+        fail("uscc", str(exc))
+    name = v["name"]
+    if not name:
+        fail("name", "is required")
+    elif len(name) > 200:
+        fail("name", "is longer than 200 characters")
+    state = State.NORMAL
+    if v.get("state"):
+        try:
+            state = State(v["state"].lower())
+        except ValueError:
+            fail("state", "must be one of normal, unrated, suspended, blacklisted")
+    grade = None
+    if v["grade"]:
+        try:
+            grade = Grade(v["grade"].upper())
+        except ValueError:
+            fail("grade", "must be one of A, B, M, C, D")
+    year = 0
+    try:
+        year = int(v["year"])
+    except ValueError:
+        fail("year", "must be a whole number such as 2025")
+    score = None
+    if v.get("score"):
+        try:
+            score = Decimal(v["score"])
+            if not score.is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            fail("score", "must be a number")
+            score = None
+    registered_on = None
+    if v.get("registered_on"):
+        try:
+            registered_on = date.fromisoformat(v["registered_on"])
+        except ValueError:
+            fail("registered_on", "must be a date as YYYY-MM-DD")
+    size = v.get("size") or None
+    if size is not None and size.lower() not in {s.value for s in SizeClass}:
+        fail("size", "must be one of micro, small, medium, large")
+    if not problems:
+        try:
+            check_grade_record(grade, state, score, year, today=today)
+        except GradeRuleError as exc:
+            fail(exc.field, exc.reason)
+    if problems:
+        return None, problems
+    return ImportLine(
+        line=number, uscc=uscc, name=name, grade=grade, year=year, score=score, state=state,
+        region=v.get("region") or None, industry=v.get("industry") or None,
+        registered_on=registered_on, size=size.lower() if size else None,
+    ), {}
+
+
+def _chunks(items: list[ImportLine], size: int) -> Iterator[list[ImportLine]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def import_grades(
+    data: bytes,
+    *,
+    filename: str,
+    imported_by: str,
+    uow: UnitOfWork,
+    cache: StatusCache,
+    clock: Clock,
+    chunk_rows: int = 5000,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Load a grades CSV; returns the report. Raises ``InvalidInput`` only for a bad file."""
+    now = clock.now()
+    lines, errors = parse_lines(read_csv_text(data), today=now.date())
+    with uow:
+        record = GradeImport(filename=filename[:255], imported_by=imported_by, started_at=now)
+        uow.session.add(record)
+        uow.commit()
+        report = ImportReport(import_id=record.id, rows=len(lines) + len(errors), errors=errors)
+    done = len(errors)
+    if progress:
+        progress(done, report.rows)
+    for chunk in _chunks(lines, chunk_rows):
+        with uow:
+            statuses = _apply_chunk(chunk, uow=uow, report=report, import_id=report.import_id, by=imported_by, now=now)
+            uow.commit()
+        cache.put_many(statuses)
+        done += len(chunk)
+        if progress:
+            progress(done, report.rows)
+    with uow:
+        row = uow.session.get(GradeImport, report.import_id)
+        assert row is not None
+        row.finished_at = clock.now()
+        row.rows, row.created, row.changed = report.rows, report.created, report.changed
+        row.unchanged, row.rejected, row.errors = report.unchanged + report.skipped, report.rejected, report.errors
+        if report.created or report.changed:
+            uow.collect(GradesImported(
+                import_id=report.import_id, created=report.created, changed=report.changed,
+                changed_by=imported_by, changed_at=now,
+            ))
+        uow.commit()
+    return report
+
+
+_FIELDS = (
+    Taxpayer.uscc, Taxpayer.name, Taxpayer.region_code, Taxpayer.industry_code, Taxpayer.registered_on,
+    Taxpayer.size_class, Taxpayer.grade, Taxpayer.state, Taxpayer.score, Taxpayer.grade_year,
+    Taxpayer.grade_changed_at,
+)
+
+
+def _apply_chunk(
+    chunk: list[ImportLine], *, uow: UnitOfWork, report: ImportReport, import_id: int, by: str, now: datetime,
+) -> list[GradeStatus]:
+    session = uow.session
+    current = {row.uscc: row for row in session.execute(select(*_FIELDS).where(Taxpayer.uscc.in_([l.uscc for l in chunk])))}
+    new_taxpayers: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    statuses: list[GradeStatus] = []
+    for line in chunk:
+        grade = line.grade.value if line.grade else None
+        before = current.get(line.uscc)
+        if before is None:
+            new_taxpayers.append({
+                "uscc": line.uscc, "name": line.name, "region_code": line.region, "industry_code": line.industry,
+                "registered_on": line.registered_on, "size_class": line.size, "grade": grade,
+                "state": line.state.value, "score": line.score, "grade_year": line.year,
+                "grade_changed_at": now, "created_at": now,
+            })
+            grade_changed = True
+            report.created += 1
+        else:
+            profile = {
+                "name": line.name,
+                "region_code": line.region or before.region_code,
+                "industry_code": line.industry or before.industry_code,
+                "registered_on": line.registered_on or before.registered_on,
+                "size_class": line.size or before.size_class,
+            }
+            older = before.grade_year is not None and line.year < before.grade_year
+            grade_changed = not older and (grade, line.state.value, _dec(line.score), line.year) != (
+                before.grade, before.state, _dec(before.score), before.grade_year
+            )
+            profile_changed = any(getattr(before, key) != value for key, value in profile.items())
+            if not grade_changed and not profile_changed:
+                if older:
+                    report.skipped += 1
+                else:
+                    report.unchanged += 1
+                continue
+            changed_at = now if grade_changed else before.grade_changed_at
+            updates.append(profile | {
+                "uscc": line.uscc,
+                "grade": grade if grade_changed else before.grade,
+                "state": line.state.value if grade_changed else before.state,
+                "score": line.score if grade_changed else before.score,
+                "grade_year": line.year if grade_changed else before.grade_year,
+                "grade_changed_at": changed_at,
+            })
+            report.changed += 1
+        if grade_changed:
+            records.append({
+                "uscc": line.uscc, "year": line.year, "grade": grade, "state": line.state.value,
+                "score": line.score, "reason": "annual evaluation import", "source": "import",
+                "import_id": import_id, "changed_by": by, "effective_at": now,
+            })
+            statuses.append(GradeStatus(line.uscc, line.name, line.grade, line.state, line.year, now))
+        elif before is not None and line.name != before.name:
+            statuses.append(GradeStatus(
+                line.uscc, line.name, Grade(before.grade) if before.grade else None, State(before.state),
+                before.grade_year, before.grade_changed_at,
+            ))
+    if new_taxpayers:
+        session.execute(insert(Taxpayer), new_taxpayers)
+    if updates:
+        session.execute(update(Taxpayer), updates)
+    if records:
+        session.execute(insert(GradeRecord), records)
+    return statuses
+
+
+def _dec(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(Decimal("0.01"))
+
