@@ -1,0 +1,23 @@
+"""rural (placeholder: filled in by the rural module's work)
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-25
+"""
+from alembic import op
+import sqlalchemy as sa
+import app.db
+
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
