@@ -114,7 +114,8 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed and detaches objects with the state
+        # they had (an explicit rollback() would expire them, breaking reads after the block).
         self.session.close()
 
     def collect(self, event: Any) -> None:

@@ -1,0 +1,103 @@
+"""Log-in, throttling, and every route admitting only its roles."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.accounts.domain import Role
+
+
+def test_login_returns_bearer_token(factory, client):
+    username = factory.user(Role.TAX_ADMIN)
+    body = client.post("/api/v1/auth/token", json={"username": username, "password": factory.PASSWORD}).json
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600 and body["access_token"]
+
+
+def test_wrong_password_and_unknown_user_get_the_same_401(factory, client):
+    username = factory.user(Role.CLERK, bank_code="B1")
+    wrong = client.post("/api/v1/auth/token", json={"username": username, "password": "nope-nope"})
+    unknown = client.post("/api/v1/auth/token", json={"username": "ghost", "password": "nope-nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json["message"] == unknown.json["message"] == "wrong username or password"
+
+
+def test_failed_logins_are_throttled_per_username(factory, client):
+    username = factory.user(Role.CLERK, bank_code="B1")
+    for _ in range(5):
+        assert client.post("/api/v1/auth/token", json={"username": username, "password": "x"}).status_code == 401
+    blocked = client.post("/api/v1/auth/token", json={"username": username, "password": factory.PASSWORD})
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    other = factory.user(Role.CLERK, bank_code="B1")
+    assert client.post("/api/v1/auth/token", json={"username": other, "password": factory.PASSWORD}).status_code == 200
+
+
+def test_failed_logins_are_throttled_per_address(factory, client):
+    for n in range(30):
+        client.post("/api/v1/auth/token", json={"username": f"guess{n}", "password": "x"})
+    username = factory.user(Role.TAX_ADMIN)
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": factory.PASSWORD})
+    assert response.status_code == 429
+    elsewhere = client.post("/api/v1/auth/token", json={"username": username, "password": factory.PASSWORD},
+                            environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert elsewhere.status_code == 200
+
+
+def test_missing_login_fields_are_named(client):
+    response = client.post("/api/v1/auth/token", json={"username": "x"})
+    assert response.status_code == 422
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert "password" in response.json["errors"]["json"]
+
+
+def test_access_token_expires(factory, client, clock):
+    _uscc, headers = factory.as_taxpayer("A")
+    clock.advance(hours=1, seconds=1)
+    response = client.get("/api/v1/me/code", headers=headers)
+    assert response.status_code == 401 and response.json["message"] == "invalid or expired access token"
+
+
+@pytest.mark.parametrize("method,url,body", [
+    ("get", "/api/v1/me/code", None),
+    ("get", "/api/v1/me/code.png", None),
+    ("get", "/api/v1/me/verifications", None),
+    ("post", "/api/v1/verifications", {"token": "x"}),
+    ("get", "/api/v1/verifications", None),
+    ("put", "/api/v1/taxpayers/91350100M000100Y43/grade", {"grade": "A", "year": 2025, "reason": "复评"}),
+    ("get", "/api/v1/taxpayers/91350100M000100Y43", None),
+])
+def test_routes_without_a_token_answer_401(client, method, url, body):
+    response = getattr(client, method)(url, json=body)
+    assert response.status_code == 401 and response.json["code"] == 401
+
+
+ROLE_MATRIX = [
+    # (route, method, body, the only role admitted)
+    ("/api/v1/me/code", "get", None, "taxpayer"),
+    ("/api/v1/me/verifications", "get", None, "taxpayer"),
+    ("/api/v1/verifications", "post", {"token": "x"}, "clerk"),
+    ("/api/v1/verifications", "get", None, "clerk"),
+    ("/api/v1/taxpayers/{uscc}/grade", "put", {"grade": "B", "year": 2025, "reason": "动态调整"}, "tax_admin"),
+    ("/api/v1/taxpayers/{uscc}", "get", None, "tax_admin"),
+]
+
+
+def test_each_route_admits_only_its_roles(factory, client):
+    uscc, taxpayer = factory.as_taxpayer("A")
+    officer = factory.login(factory.user(Role.OFFICER, bank_code="B1", county_code="330283"))
+    headers = {"taxpayer": taxpayer, "clerk": factory.as_clerk(), "tax_admin": factory.as_admin(), "officer": officer}
+    for url, method, body, admitted in ROLE_MATRIX:
+        for role, auth in headers.items():
+            status = getattr(client, method)(url.format(uscc=uscc), json=body, headers=auth).status_code
+            if role == admitted:
+                assert status == 200, (url, role, status)
+            else:
+                assert status == 403, (url, role, status)
+
+
+def test_taxpayer_only_ever_gets_its_own_code(factory, client):
+    uscc_a, headers_a = factory.as_taxpayer("A")
+    factory.as_taxpayer("D")
+    token = client.get("/api/v1/me/code", headers=headers_a).json["token"]
+    import jwt
+
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == uscc_a

@@ -1,0 +1,48 @@
+"""Probes, metrics and the published API description."""
+
+from __future__ import annotations
+
+import redis
+
+
+def test_healthz_is_alive(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz_reports_database_and_redis(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_readyz_names_redis_when_it_is_unreachable(app, client):
+    from app.extensions import redis_store
+
+    original = redis_store.client
+    redis_store.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    try:
+        response = client.get("/readyz")
+    finally:
+        redis_store.client = original
+    assert response.status_code == 503 and response.json["checks"]["redis"].startswith("error")
+
+
+def test_metrics_count_requests_per_endpoint(client):
+    client.get("/healthz")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'shuima_http_requests_total{endpoint="health.healthz",method="GET",status="200"}' in text
+
+
+def test_openapi_documents_routes_roles_and_bearer_auth(client):
+    spec = client.get("/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    code = spec["paths"]["/api/v1/me/code"]["get"]
+    assert code["x-roles"] == ["taxpayer"] and code["security"] == [{"bearerAuth": []}]
+    assert "/api/v1/verifications" in spec["paths"] and "/.well-known/jwks.json" in spec["paths"]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert client.get("/docs").status_code == 200
+
+
+def test_unknown_route_answers_the_error_shape(client):
+    response = client.get("/api/v1/nowhere")
+    assert response.status_code == 404 and set(response.json) == {"code", "status", "message", "errors"}

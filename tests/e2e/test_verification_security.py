@@ -1,0 +1,176 @@
+"""A verifier never trusts a token it cannot check: every bad token is a normal, audited answer."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import event, select
+
+from app.codes.models import Verification
+from app.extensions import db
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _verify(client, headers, token):
+    response = client.post("/api/v1/verifications", json={"token": token}, headers=headers)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+@pytest.fixture
+def issued(factory, client):
+    uscc, headers = factory.as_taxpayer("A")
+    body = client.get("/api/v1/me/code", headers=headers).json
+    return uscc, body["token"]
+
+
+def test_tampered_claims_fail_with_bad_signature(factory, client, issued):
+    _uscc, token = issued
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["grade"], claims["color"] = "A", "gold"
+    claims["sub"] = claims["sub"][:-1] + ("0" if claims["sub"][-1] != "0" else "1")
+    result = _verify(client, factory.as_clerk(), ".".join([header, _b64(claims), signature]))
+    assert (result["valid"], result["reason"], result["taxpayer"], result["privileges"]) == (
+        False, "bad_signature", None, [])
+
+
+def test_expired_code_fails_after_lifetime_plus_leeway(factory, client, clock, issued):
+    _uscc, token = issued
+    clerk = factory.as_clerk()
+    clock.advance(seconds=64)  # 60 s lifetime + 5 s leeway not yet over
+    assert _verify(client, clerk, token)["reason"] == "ok"
+    clock.advance(seconds=2)
+    result = _verify(client, clerk, token)
+    assert (result["valid"], result["reason"], result["grade"]) == (False, "expired", None)
+
+
+def test_token_signed_by_a_foreign_key_is_unknown_key(factory, client, issued):
+    uscc, token = issued
+    claims = jwt.decode(token, options={"verify_signature": False})
+    forged = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": "not-ours"})
+    assert _verify(client, factory.as_clerk(), forged)["reason"] == "unknown_key"
+
+
+def test_foreign_key_reusing_our_kid_is_bad_signature(factory, client, issued):
+    _uscc, token = issued
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    forged = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": header["kid"]})
+    assert _verify(client, factory.as_clerk(), forged)["reason"] == "bad_signature"
+
+
+@pytest.mark.parametrize("garbage", ["", "not a token", "a.b.c", "....", "eyJhbGciOiJub25lIn0.e30.", "🙂" * 50,
+                                     _b64({"alg": "HS256", "kid": "x"}) + "." + _b64({"sub": "1"}) + ".sig"])
+def test_garbage_is_malformed_never_a_server_error(factory, client, garbage):
+    response = client.post("/api/v1/verifications", json={"token": garbage}, headers=factory.as_clerk())
+    if garbage == "":
+        assert response.status_code == 422 and "token" in response.json["errors"]["json"]
+    else:
+        assert response.status_code == 200 and response.json["reason"] == "malformed"
+        assert response.json["valid"] is False
+
+
+def test_signed_token_for_a_taxpayer_we_do_not_know_is_unknown_taxpayer(app, factory, client, issued):
+    _uscc, token = issued
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False}) | {"sub": "91350100M000100Y43"}
+    with app.app_context():
+        from app.services import services
+
+        key = services().keyring.signing_key()
+    forged = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": header["kid"]})
+    result = _verify(client, factory.as_clerk(), forged)
+    assert (result["valid"], result["reason"], result["taxpayer"]) == (False, "unknown_taxpayer", None)
+
+
+def test_token_verifies_offline_with_the_public_jwks_through_pyjwt(client, issued):
+    uscc, token = issued
+    jwks = client.get("/.well-known/jwks.json").json
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = jwt.PyJWKSet.from_dict(jwks)[kid]
+    claims = jwt.decode(token, key.key, algorithms=["EdDSA"], options={"verify_exp": False})
+    assert claims["sub"] == uscc and claims["color"] == "gold" and claims["iss"]
+    assert {"iat", "exp", "jti", "grade", "state"} <= claims.keys()
+    assert "name" not in claims and all("公司" not in str(v) for v in claims.values())
+
+
+def test_every_verification_is_audited_and_listed_for_the_bank_only(factory, client, issued):
+    uscc, token = issued
+    clerk_a, clerk_b = factory.as_clerk("BANK-A"), factory.as_clerk("BANK-B")
+    _verify(client, clerk_a, token)
+    _verify(client, clerk_a, "garbage")
+    listing = client.get("/api/v1/verifications", headers=clerk_a)
+    assert [r["reason"] for r in listing.json] == ["malformed", "ok"]
+    assert listing.json[1]["uscc"] == uscc[:4] + "*" * 12 + uscc[-2:]
+    assert client.get("/api/v1/verifications", headers=clerk_b).json == []
+
+
+def test_taxpayer_sees_which_banks_verified_its_code(factory, client):
+    _uscc, headers = factory.as_taxpayer("B")
+    token = client.get("/api/v1/me/code", headers=headers).json["token"]
+    _verify(client, factory.as_clerk("BANK-Z"), token)
+    rows = client.get("/api/v1/me/verifications", headers=headers).json
+    assert [(r["bank_code"], r["valid"], r["color"]) for r in rows] == [("BANK-Z", True, "silver")]
+
+
+def test_audit_records_cannot_be_edited_or_deleted_through_the_api(factory, client, issued):
+    _uscc, token = issued
+    clerk = factory.as_clerk()
+    _verify(client, clerk, token)
+    record_id = client.get("/api/v1/verifications", headers=clerk).json[0]["id"]
+    for method in ("put", "patch", "delete"):
+        assert getattr(client, method)(f"/api/v1/verifications/{record_id}", headers=clerk).status_code in (404, 405)
+        assert getattr(client, method)("/api/v1/verifications", headers=clerk).status_code == 405
+
+
+def _count_sql(app, action):
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement.split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_warm_code_fetch_makes_no_sql_query(app, factory, client):
+    _uscc, headers = factory.as_taxpayer("A")
+    client.get("/api/v1/me/code", headers=headers)  # warms status, code and keyring
+    statements = _count_sql(app, lambda: client.get("/api/v1/me/code", headers=headers))
+    assert statements == []
+
+
+def test_warm_verification_makes_only_the_audit_insert(app, factory, client, issued):
+    _uscc, token = issued
+    clerk = factory.as_clerk()
+    _verify(client, clerk, token)
+    statements = _count_sql(app, lambda: _verify(client, clerk, token))
+    assert [s for s in statements if s not in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"}] == ["INSERT"]
+    with app.app_context():
+        with db.session() as session:
+            assert len(session.scalars(select(Verification)).all()) == 2
+
+
+def test_clerk_verifications_are_rate_limited(app, factory, client, issued):
+    _uscc, token = issued
+    app.extensions["shuima.services"].code_settings = app.extensions["shuima.services"].code_settings.__class__(
+        **{**app.extensions["shuima.services"].code_settings.__dict__, "verify_limit": "3 per 1 minute"})
+    clerk = factory.as_clerk()
+    for _ in range(3):
+        _verify(client, clerk, token)
+    response = client.post("/api/v1/verifications", json={"token": token}, headers=clerk)
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert response.json["code"] == 429 and "verifications" in response.json["message"]
+    assert client.post("/api/v1/verifications", json={"token": token}, headers=factory.as_clerk()).status_code == 200

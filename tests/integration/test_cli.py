@@ -1,0 +1,64 @@
+"""The `shuima` command line against the same database and Redis as the server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from app.cli import cli
+from tests.factories import make_uscc
+
+
+def run(app, *args: str, input: str | None = None):
+    return app.test_cli_runner().invoke(cli, list(args), input=input)
+
+
+def test_users_create_reads_password_from_stdin_and_creates_the_bank(app, client):
+    result = run(app, "users", "create", "--role", "clerk", "--username", "teller1", "--bank", "ICBC-NB",
+                 "--password-stdin", input="s3cret-password\n")
+    assert result.exit_code == 0, result.output
+    login = client.post("/api/v1/auth/token", json={"username": "teller1", "password": "s3cret-password"})
+    assert login.status_code == 200
+
+
+def test_users_create_refuses_a_clerk_without_bank_and_a_bad_uscc(app):
+    no_bank = run(app, "users", "create", "--role", "clerk", "--username", "x1", "--password-stdin", input="password1\n")
+    assert no_bank.exit_code != 0 and "bound to a bank" in no_bank.output
+    bad = run(app, "users", "create", "--role", "taxpayer", "--username", "x2", "--uscc", "91350100M000100Y44",
+              "--password-stdin", input="password1\n")
+    assert bad.exit_code != 0 and "check character" in bad.output
+
+
+def test_grades_import_reports_bad_lines_and_totals(app, tmp_path: Path):
+    csv = tmp_path / "grades.csv"
+    csv.write_text(f"uscc,name,grade,year\n{make_uscc(1)},甲有限公司,A,2025\nBAD,乙有限公司,B,2025\n", encoding="utf-8")
+    result = run(app, "grades", "import", str(csv))
+    assert result.exit_code == 0, result.output
+    assert "line 3: uscc: must be 18 characters, got 3" in result.output
+    assert "2 rows, 1 created, 0 changed, 0 unchanged, 0 skipped (older year), 1 rejected" in result.output
+
+
+def test_keys_rotate_publishes_a_second_key(app, client):
+    run(app, "keys", "rotate")
+    result = run(app, "keys", "rotate")
+    assert result.exit_code == 0 and result.output.startswith("new signing key ")
+    assert len(client.get("/.well-known/jwks.json").json["keys"]) == 2
+
+
+def test_seed_demo_is_idempotent_and_its_logins_work(app, client):
+    first = run(app, "seed-demo")
+    second = run(app, "seed-demo")
+    assert first.exit_code == second.exit_code == 0, first.output
+    assert "8 created" in first.output and "8 unchanged" in second.output
+    passwords = json.loads((Path(app.instance_path) / "demo_logins.json").read_text())
+    assert first.output.splitlines()[-11:] == second.output.splitlines()[-11:]
+    colors = {}
+    for username in ("firm-a", "firm-b", "firm-m", "firm-c", "firm-d", "firm-unrated", "firm-suspended",
+                     "firm-blacklisted"):
+        token = client.post("/api/v1/auth/token", json={"username": username, "password": passwords[username]}).json
+        code = client.get("/api/v1/me/code", headers={"Authorization": f"Bearer {token['access_token']}"}).json
+        colors[username] = code["color"]
+    assert colors == {"firm-a": "gold", "firm-b": "silver", "firm-m": "green", "firm-c": "blue", "firm-d": "red",
+                      "firm-unrated": "grey", "firm-suspended": "slate", "firm-blacklisted": "red"}
+    for staff in ("admin", "clerk", "officer"):
+        assert client.post("/api/v1/auth/token", json={"username": staff, "password": passwords[staff]}).status_code == 200

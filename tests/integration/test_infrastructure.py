@@ -1,0 +1,41 @@
+"""Migrations, rate limits and logs against real services."""
+
+from __future__ import annotations
+
+import logging
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from app.db import Base
+from app.extensions import db
+from app.models import import_all_models
+from app.ops.logging import MaskIdentifiers, mask_identifiers
+from app.ratelimit import RateLimiter
+
+
+def test_migrations_build_exactly_the_models_schema(app):
+    import_all_models()
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_rate_limit_counts_in_redis_across_limiter_instances(redis_url):
+    first, second = RateLimiter(redis_url), RateLimiter(redis_url)
+    assert first.hit("2 per 1 minute", "shared", "k") and second.hit("2 per 1 minute", "shared", "k")
+    assert not first.hit("2 per 1 minute", "shared", "k")
+
+
+def test_rate_limit_still_holds_when_redis_is_unreachable():
+    limiter = RateLimiter("redis://127.0.0.1:1/0")
+    assert [limiter.hit("3 per 1 minute", "down", "k") for _ in range(4)] == [True, True, True, False]
+
+
+def test_logs_never_carry_a_full_identifier(caplog):
+    logger = logging.getLogger("test.masking")
+    logger.addFilter(MaskIdentifiers())
+    with caplog.at_level(logging.INFO, logger="test.masking"):
+        logger.info("verified %s for person %s", "91350100M000100Y43", "110105194912310029")
+    assert caplog.records[0].getMessage() == "verified 9135************43 for person 1101************29"
+    assert mask_identifiers("order 12345 ok") == "order 12345 ok"

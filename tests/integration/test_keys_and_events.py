@@ -1,0 +1,115 @@
+"""Signing-key rotation, the outbox and the event bus, against the real database and Redis."""
+
+from __future__ import annotations
+
+import json
+
+import jwt
+from rq import Queue, SimpleWorker
+from sqlalchemy import select
+
+from app.codes.keys import create_key
+from app.codes.models import SigningKey
+from app.events import CHANNEL, OutboxEvent, bus
+from app.extensions import db, redis_store
+from app.services import services
+
+
+def _rotate(app, clock) -> str:
+    with app.app_context(), db.session() as session:
+        kid = create_key(session, secret=app.config["SECRET_KEY"], now=clock.now())
+        session.commit()
+    return kid
+
+
+def test_rotation_signs_with_the_new_key_and_keeps_the_old_until_its_tokens_expire(app, factory, client, clock):
+    _uscc, headers = factory.as_taxpayer("A")
+    old_token = client.get("/api/v1/me/code", headers=headers).json["token"]
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+    new_kid = _rotate(app, clock)
+    clock.advance(seconds=61)  # past the keyring refresh: this process sees the rotation
+
+    new_token = client.get("/api/v1/me/code", headers=headers).json["token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == new_kid
+    published = {k["kid"] for k in client.get("/.well-known/jwks.json").json["keys"]}
+    assert published == {old_kid, new_kid}
+
+    clock.advance(seconds=10)  # old key retired 71 s ago > 60 s lifetime + 5 s leeway
+    assert {k["kid"] for k in client.get("/.well-known/jwks.json").json["keys"]} == {new_kid}
+    result = client.post("/api/v1/verifications", json={"token": old_token}, headers=factory.as_clerk()).json
+    assert result["reason"] == "unknown_key"
+
+
+def test_jwks_entries_are_rfc7638_thumbprints_and_public_only(app, client, factory):
+    _uscc, headers = factory.as_taxpayer("A")
+    client.get("/api/v1/me/code", headers=headers)
+    (key,) = client.get("/.well-known/jwks.json").json["keys"]
+    assert set(key) == {"kty", "crv", "x", "kid", "use", "alg"} and "d" not in key
+    assert jwt.PyJWK.from_dict(key).key_id == key["kid"]
+
+
+def test_private_keys_are_stored_encrypted(app, factory, client):
+    _uscc, headers = factory.as_taxpayer("A")
+    client.get("/api/v1/me/code", headers=headers)
+    with app.app_context(), db.session() as session:
+        (row,) = session.scalars(select(SigningKey)).all()
+    assert b"PRIVATE KEY" not in row.private_key
+
+
+def test_grade_change_writes_outbox_notifies_subscribers_and_announces_on_redis(app, factory, client):
+    seen: list[dict] = []
+    unsubscribe = bus.subscribe("GradeChanged", seen.append)
+    pubsub = redis_store.client.pubsub()
+    pubsub.subscribe(CHANNEL)
+    pubsub.get_message(timeout=1)
+    try:
+        uscc = factory.taxpayer("A")
+        client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=factory.as_admin(),
+                   json={"grade": "D", "year": 2026, "reason": "直接判级"})
+    finally:
+        unsubscribe()
+    assert [(e["uscc"], e["old_grade"], e["new_grade"], e["new_state"]) for e in seen] == [(uscc, "A", "D", "normal")]
+    messages = []
+    while (message := pubsub.get_message(timeout=1)) is not None:
+        if message["type"] == "message":
+            messages.append(json.loads(message["data"]))
+    assert [m["type"] for m in messages] == ["GradesImported", "GradeChanged"]
+    with app.app_context(), db.session() as session:
+        assert [r.type for r in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))] == [
+            "GradesImported", "GradeChanged"]
+
+
+def test_worker_runs_async_subscribers_once_per_event_and_marks_it_dispatched(app, factory, client):
+    ran: list[str] = []
+    unsubscribe = bus.subscribe("GradeChanged", lambda payload: ran.append(payload["uscc"]), in_worker=True)
+    queue = Queue("test-events", connection=redis_store.client)
+    original = bus.enqueue
+    bus.enqueue = lambda event_id: queue.enqueue("workers.events.deliver_event", event_id)
+    try:
+        uscc = factory.taxpayer("B")
+        client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=factory.as_admin(),
+                   json={"grade": "A", "year": 2026, "score": "91", "reason": "复评调整"})
+        assert ran == [] and queue.count == 1
+        with app.app_context():
+            SimpleWorker([queue], connection=redis_store.client).work(burst=True)
+    finally:
+        bus.enqueue = original
+        unsubscribe()
+    assert ran == [uscc]
+    with app.app_context(), db.session() as session:
+        row = session.scalars(select(OutboxEvent).where(OutboxEvent.type == "GradeChanged")).one()
+        assert row.dispatched_at is not None
+
+
+def test_cache_fill_never_overwrites_a_newer_status(app, factory):
+    uscc = factory.taxpayer("A")
+    with app.app_context():
+        cache = services().status_cache
+        newer = cache.get(uscc)
+        assert newer is not None and newer.grade.value == "A"
+        from dataclasses import replace
+
+        from app.taxpayers.domain import Grade
+
+        cache.fill(replace(newer, grade=Grade.D))  # a slow reader holding an old row
+        assert cache.get(uscc).grade is Grade.A
