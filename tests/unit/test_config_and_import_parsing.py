@@ -1,0 +1,49 @@
+"""Settings and CSV parsing rules, without any I/O beyond a temp dir."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from app.config import ConfigError, load_config
+from app.errors import InvalidInput
+from app.taxpayers.importer import parse_lines, read_csv_text
+
+
+def test_production_mode_refuses_to_start_without_a_secret(tmp_path):
+    with pytest.raises(ConfigError, match="SHUIMA_SECRET_KEY"):
+        load_config(environ={"SHUIMA_ENV": "production", "DATABASE_URL": "sqlite://",
+                             "SHUIMA_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_development_secret_is_generated_once_and_kept_private(tmp_path):
+    env = {"SHUIMA_INSTANCE_PATH": str(tmp_path)}
+    first, second = load_config(environ=env), load_config(environ=env)
+    assert first["SECRET_KEY"] == second["SECRET_KEY"] and len(first["SECRET_KEY"]) > 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert first["DATABASE_URL"] == f"sqlite:///{tmp_path / 'shuima.db'}"
+
+
+def test_environment_overrides_defaults_with_types(tmp_path):
+    cfg = load_config(environ={"SHUIMA_INSTANCE_PATH": str(tmp_path), "SHUIMA_CODE_TTL_SECONDS": "30",
+                               "SHUIMA_QUEUE_SYNC": "yes", "REDIS_URL": "redis://r:6379/1"})
+    assert (cfg["CODE_TTL_SECONDS"], cfg["QUEUE_SYNC"], cfg["REDIS_URL"]) == (30, True, "redis://r:6379/1")
+
+
+def test_bom_is_accepted_and_header_case_ignored():
+    lines, errors = parse_lines(read_csv_text("\ufeffUSCC,Name,Grade,Year\n91350100M000100Y43,某公司,a,2025\n".encode()),
+                                today=date(2026, 1, 1))
+    assert errors == [] and lines[0].grade.value == "A" and lines[0].line == 2
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_true():
+    text = "uscc,name,grade,year\n\n91350100M000100Y43,某公司,Q,2025\n"
+    _lines, errors = parse_lines(text, today=date(2026, 1, 1))
+    assert errors == [{"line": 3, "uscc": "91350100M000100Y43", "errors": {"grade": ["must be one of A, B, M, C, D"]}}]
+
+
+def test_header_without_required_columns_is_refused():
+    with pytest.raises(InvalidInput) as info:
+        parse_lines("uscc,name\n", today=date(2026, 1, 1))
+    assert info.value.errors == {"file": ["header lacks required column(s): grade, year"]}
