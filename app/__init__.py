@@ -29,6 +29,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
 
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
+    if settings["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["PROXY_HOPS"], x_proto=settings["PROXY_HOPS"])
     app.config.update(
         API_TITLE="Shuima 税码 API",
         API_VERSION="v1",

@@ -52,6 +52,9 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # Run RQ jobs in-process (tests and one-off CLI runs without a worker).
     "QUEUE_SYNC": (False, bool),
     "IMPORT_CHUNK_ROWS": (5000, int),
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For is trusted (log-in throttling
+    # per address needs the real client address).
+    "PROXY_HOPS": (0, int),
 }
 
 
@@ -89,7 +92,16 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
             raise ConfigError("DATABASE_URL must be set in production mode")
         instance.mkdir(parents=True, exist_ok=True)
         config["DATABASE_URL"] = f"sqlite:///{instance / 'shuima.db'}"
+    config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     return config
+
+
+def normalize_database_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here (the driver we ship), not SQLAlchemy's psycopg2 default."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
 
 
 def _dev_secret(path: Path) -> str:

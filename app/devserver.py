@@ -19,7 +19,12 @@ from app import embedded_redis
 from app.config import load_config
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = load_config()
     env = dict(os.environ)
     valkey = None
@@ -37,9 +42,11 @@ def main() -> int:
         shuima = [sys.executable, "-m", "app.cli"]
         subprocess.run([*shuima, "db", "upgrade"], env=env, check=True)
         subprocess.run([*shuima, "seed-demo"], env=env, check=True)
+        # Own sessions: Ctrl-C reaches only this supervisor, which stops web and worker first
+        # and the embedded Valkey last, so nothing logs connection errors on the way out.
         children.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app.wsgi:app"],
-                                         env=env))
-        children.append(subprocess.Popen([sys.executable, "-m", "workers.main"], env=env))
+                                         env=env, start_new_session=True))
+        children.append(subprocess.Popen([sys.executable, "-m", "workers.main"], env=env, start_new_session=True))
         print("\nShuima is running: http://127.0.0.1:8000/docs  (Ctrl-C stops everything)\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

