@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from app.clock import Clock
 from app.db import UnitOfWork
@@ -288,12 +288,18 @@ def _apply_chunk(
                 line.uscc, line.name, Grade(before.grade) if before.grade else None, State(before.state),
                 before.grade_year, before.grade_changed_at,
             ))
+    # Core executemany, not ORM bulk: the ORM splits batches wherever the set of None-valued
+    # keys changes (score is empty for M/D lines), which made PostgreSQL inserts row by row.
     if new_taxpayers:
-        session.execute(insert(Taxpayer), new_taxpayers)
+        session.execute(insert(Taxpayer.__table__), new_taxpayers)
     if updates:
-        session.execute(update(Taxpayer), updates)
+        table = Taxpayer.__table__
+        session.execute(
+            update(table).where(table.c.uscc == bindparam("key")),
+            [{**{k: v for k, v in row.items() if k != "uscc"}, "key": row["uscc"]} for row in updates],
+        )
     if records:
-        session.execute(insert(GradeRecord), records)
+        session.execute(insert(GradeRecord.__table__), records)
     return statuses
 
 
