@@ -136,6 +136,22 @@ def keys_rotate() -> None:
     click.echo(f"new signing key {kid}")
 
 
+@cli.group()
+def events() -> None:
+    """Domain events (the outbox)."""
+
+
+@events.command("replay")
+def events_replay() -> None:
+    """Enqueue events whose worker-side subscribers have not run (e.g. after a Redis outage)."""
+    from app.events import bus
+    from app.extensions import db as database
+
+    with database.session() as session:
+        count = bus.replay(session)
+    click.echo(f"enqueued {count} pending event(s)")
+
+
 @cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Create the demo population (idempotent) and print the logins."""

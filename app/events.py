@@ -23,7 +23,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any, Callable
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UtcDateTime, utcnow
@@ -83,8 +83,24 @@ class EventBus:
             for handler in self._sync.get(row.type, []):
                 handler(row.payload)
             if self._async.get(row.type) and self.enqueue is not None:
-                self.enqueue(row.id)
+                try:
+                    self.enqueue(row.id)
+                except Exception:  # noqa: BLE001 - the row stays pending; `shuima events replay` sends it
+                    log.error("could not enqueue event %s; it stays pending in the outbox", row.id, exc_info=True)
             self._announce(row)
+
+    def replay(self, session: Session) -> int:
+        """Enqueue every undispatched outbox row that has worker-side subscribers; returns the count."""
+        if self.enqueue is None:
+            return 0
+        types = [t for t, handlers in self._async.items() if handlers]
+        rows = session.scalars(
+            select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.type.in_(types))
+            .order_by(OutboxEvent.id)
+        ).all()
+        for event_id in rows:
+            self.enqueue(event_id)
+        return len(rows)
 
     def run_async(self, row_type: str, payload: dict[str, Any]) -> None:
         """Run the worker-side subscribers of one event (called by the job)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from flask import Flask
 from flask_smorest import Api
 from rq import Queue
@@ -17,6 +19,18 @@ from app.db import Database
 
 api = Api()
 db = Database()
+
+
+def make_redis_client(url: str) -> redis.Redis:
+    """A client that fails fast: one quick retry, then the caller degrades (see ``app.degrade``).
+
+    redis-py's default retries with exponential backoff up to 10 s would hold a request
+    for many seconds while Redis is down.
+    """
+    return redis.Redis.from_url(
+        url, socket_timeout=2, socket_connect_timeout=1, health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
+    )
 
 
 class RedisHolder:
@@ -29,9 +43,7 @@ class RedisHolder:
 
     def init_app(self, app: Flask) -> None:
         self.url = app.config["REDIS_URL"]
-        self.client = redis.Redis.from_url(
-            self.url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
-        )
+        self.client = make_redis_client(self.url)
         self.queue = Queue(
             app.config["QUEUE_NAME"],
             connection=self.client,

@@ -12,6 +12,8 @@ import time
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,9 @@ class RateLimiter:
         self._memory = MovingWindowRateLimiter(MemoryStorage())
         self._redis = None
         if redis_url:
-            storage = RedisStorage(redis_url, socket_timeout=1, socket_connect_timeout=1)
+            # Fail fast (one quick retry) so an outage degrades to memory instead of stalling.
+            storage = RedisStorage(redis_url, socket_timeout=1, socket_connect_timeout=1,
+                                   retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1))
             self._redis = MovingWindowRateLimiter(storage)
         self._items: dict[str, RateLimitItem] = {}
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.degrade import when_redis_down
 from app.taxpayers.cache import StatusCache, tp_key
 from app.taxpayers.domain import GradeStatus
 
@@ -39,13 +40,16 @@ class CodeCache:
     def __init__(self, redis: Any):
         self.redis = redis
 
+    @when_redis_down((None, None))
     def read(self, uscc: str) -> tuple[GradeStatus | None, CachedCode | None]:
         raw_status, raw_code = self.redis.mget(tp_key(uscc, "status"), tp_key(uscc, "code"))
         return StatusCache.decode(raw_status), CachedCode.loads(raw_code) if raw_code else None
 
+    @when_redis_down(None)
     def store(self, uscc: str, code: CachedCode, *, ttl_ms: int) -> None:
         self.redis.set(tp_key(uscc, "code"), code.dumps(), px=max(ttl_ms, 1))
 
+    @when_redis_down(None)
     def badge(self, uscc: str, jti: str) -> bytes | None:
         raw = self.redis.get(tp_key(uscc, "badge"))
         if not raw:
@@ -53,5 +57,6 @@ class CodeCache:
         stored_jti, _, png = raw.partition(b"\n")
         return png if stored_jti.decode() == jti else None
 
+    @when_redis_down(None)
     def store_badge(self, uscc: str, jti: str, png: bytes, *, ttl_ms: int) -> None:
         self.redis.set(tp_key(uscc, "badge"), jti.encode() + b"\n" + png, px=max(ttl_ms, 1))

@@ -11,7 +11,10 @@ overwrite a writer's newer entry.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Iterable
+
+from app.degrade import when_redis_down
 
 from app.taxpayers.domain import GradeStatus
 
@@ -37,13 +40,16 @@ class StatusCache:
     def decode(raw: bytes | str | None) -> GradeStatus | None:
         return GradeStatus.from_cache(json.loads(raw)) if raw else None
 
+    @when_redis_down(None)
     def get(self, uscc: str) -> GradeStatus | None:
         return self.decode(self.redis.get(tp_key(uscc, "status")))
 
+    @when_redis_down(None)
     def fill(self, status: GradeStatus) -> None:
         """Store a status read from the database, unless a writer got there first."""
         self.redis.set(tp_key(status.uscc, "status"), json.dumps(status.to_cache()), ex=self.ttl, nx=True)
 
+    @when_redis_down(0, level=logging.ERROR)
     def put_many(self, statuses: Iterable[GradeStatus], *, batch: int = 2000) -> int:
         """Overwrite entries after a committed change; returns how many were written."""
         count = 0

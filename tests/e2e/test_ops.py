@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import redis
-
 
 def test_healthz_is_alive(client):
     assert client.get("/healthz").json == {"status": "ok"}
@@ -16,10 +14,10 @@ def test_readyz_reports_database_and_redis(client):
 
 
 def test_readyz_names_redis_when_it_is_unreachable(app, client):
-    from app.extensions import redis_store
+    from app.extensions import make_redis_client, redis_store
 
     original = redis_store.client
-    redis_store.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    redis_store.client = make_redis_client("redis://127.0.0.1:1/0")
     try:
         response = client.get("/readyz")
     finally:

@@ -174,3 +174,22 @@ def test_clerk_verifications_are_rate_limited(app, factory, client, issued):
     assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
     assert response.json["code"] == 429 and "verifications" in response.json["message"]
     assert client.post("/api/v1/verifications", json={"token": token}, headers=factory.as_clerk()).status_code == 200
+
+
+def test_codes_and_verifications_keep_working_while_redis_is_down(app, factory, client):
+    from app.extensions import make_redis_client
+
+    uscc, headers = factory.as_taxpayer("B")
+    clerk = factory.as_clerk()
+    s = app.extensions["shuima.services"]
+    dead = make_redis_client("redis://127.0.0.1:1/0")
+    live = s.status_cache.redis
+    s.status_cache.redis = s.codes.redis = dead
+    try:
+        code = client.get("/api/v1/me/code", headers=headers)
+        assert code.status_code == 200 and code.json["color"] == "silver"
+        assert client.get("/api/v1/me/code.png", headers=headers).status_code == 200
+        result = _verify(client, clerk, code.json["token"])
+        assert (result["valid"], result["color"]) == (True, "silver")
+    finally:
+        s.status_cache.redis = s.codes.redis = live

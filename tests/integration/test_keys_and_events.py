@@ -80,13 +80,13 @@ def test_grade_change_writes_outbox_notifies_subscribers_and_announces_on_redis(
 
 
 def test_worker_runs_async_subscribers_once_per_event_and_marks_it_dispatched(app, factory, client):
+    uscc = factory.taxpayer("B")
     ran: list[str] = []
     unsubscribe = bus.subscribe("GradeChanged", lambda payload: ran.append(payload["uscc"]), in_worker=True)
     queue = Queue("test-events", connection=redis_store.client)
     original = bus.enqueue
     bus.enqueue = lambda event_id: queue.enqueue("workers.events.deliver_event", event_id)
     try:
-        uscc = factory.taxpayer("B")
         client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=factory.as_admin(),
                    json={"grade": "A", "year": 2026, "score": "91", "reason": "复评调整"})
         assert ran == [] and queue.count == 1
@@ -113,3 +113,30 @@ def test_cache_fill_never_overwrites_a_newer_status(app, factory):
 
         cache.fill(replace(newer, grade=Grade.D))  # a slow reader holding an old row
         assert cache.get(uscc).grade is Grade.A
+
+
+def test_events_that_could_not_be_enqueued_are_replayed(app, factory, client):
+    uscc = factory.taxpayer("B")
+    ran: list[str] = []
+    unsubscribe = bus.subscribe("GradeChanged", lambda payload: ran.append(payload["uscc"]), in_worker=True)
+    original = bus.enqueue
+
+    def redis_down(_event_id: int) -> None:
+        raise ConnectionError("redis is down")
+
+    bus.enqueue = redis_down
+    try:
+        response = client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=factory.as_admin(),
+                              json={"grade": "C", "year": 2026, "score": "60", "reason": "动态调整"})
+        assert response.status_code == 200 and ran == []
+        bus.enqueue = original  # QUEUE_SYNC: jobs run inline once enqueued
+        from app.cli import cli
+
+        result = app.test_cli_runner().invoke(cli, ["events", "replay"])
+        assert result.output.strip() == "enqueued 1 pending event(s)"
+        again = app.test_cli_runner().invoke(cli, ["events", "replay"])
+        assert again.output.strip() == "enqueued 0 pending event(s)"
+    finally:
+        bus.enqueue = original
+        unsubscribe()
+    assert ran == [uscc]
