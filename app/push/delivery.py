@@ -1,0 +1,210 @@
+"""Delivery rows: write them (once), hand queued ones to their channel, send webhook batches.
+
+The order is always: decide and *insert* the rows (``ON CONFLICT DO NOTHING`` on
+(policy, taxpayer, channel)) and commit; then dispatch whatever is ``queued``. A crash between
+the two leaves ``queued`` rows whose ``due_at`` lease runs out, and the sweeper dispatches
+them again; dispatching is idempotent (inbox: a conditional UPDATE; webhook: a claim).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.clock import LOCAL_TZ
+from app.push.domain import (
+    COUNTED, Channel, Preferences, QuietHours, Status, backoff_seconds, decide, is_permanent_http_failure,
+    local_day_start,
+)
+from app.push.models import Delivery, Policy, Preference
+from app.push.settings import Jobs, PushSettings
+from app.push.webhook import Gateway
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "workers.push.send_webhooks"
+
+
+def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Bulk INSERT … ON CONFLICT DO NOTHING (PostgreSQL and SQLite)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(model).on_conflict_do_nothing(), rows)
+
+
+def preferences_from(row: Any, settings: PushSettings) -> Preferences:
+    """A taxpayer's ``Preferences`` from its (possibly missing, outer-joined) preference columns."""
+    if row is None or getattr(row, "pref_uscc", None) is None:
+        return settings.default_preferences()
+    quiet = settings.quiet_hours if row.quiet_hours is None else QuietHours.parse(row.quiet_hours)
+    return Preferences(
+        opt_out_categories=frozenset(row.opt_out_categories or ()),
+        opt_out_channels=frozenset(row.opt_out_channels or ()),
+        quiet_hours=quiet,
+        daily_cap=settings.daily_cap if row.daily_cap is None else row.daily_cap,
+    )
+
+
+#: Columns to select next to a taxpayer so ``preferences_from`` can read them (outer join).
+PREFERENCE_COLUMNS = (
+    Preference.uscc.label("pref_uscc"), Preference.opt_out_categories, Preference.opt_out_channels,
+    Preference.quiet_hours, Preference.daily_cap,
+)
+
+
+def channels(settings: PushSettings) -> list[str]:
+    return [Channel.INBOX.value] + ([Channel.WEBHOOK.value] if settings.webhook_enabled else [])
+
+
+def sent_today(session: Session, usccs: Sequence[str], now: datetime) -> dict[tuple[str, str], int]:
+    """Messages already handed over today (local day) per (uscc, channel): the cap's count."""
+    if not usccs:
+        return {}
+    wanted = set(usccs)
+    # One index range scan over the chunk's key range beats probing thousands of IN values.
+    stmt = (select(Delivery.uscc, Delivery.channel, func.count())
+            .where(Delivery.uscc >= min(wanted), Delivery.uscc <= max(wanted),
+                   Delivery.queued_at >= local_day_start(now), Delivery.status.in_(COUNTED))
+            .group_by(Delivery.uscc, Delivery.channel))
+    return {(uscc, channel): count for uscc, channel, count in session.execute(stmt) if uscc in wanted}
+
+
+def write_deliveries(session: Session, policy: Policy, matched: Sequence[Any], *, now: datetime,
+                     settings: PushSettings) -> int:
+    """Insert one row per matched taxpayer and channel with its decided status; returns rows offered.
+
+    ``matched`` rows carry ``uscc`` and the ``PREFERENCE_COLUMNS``. Existing rows win (no update).
+    """
+    counts = sent_today(session, [m.uscc for m in matched], now)
+    lease = now + settings.sweep_after
+    rows: list[dict[str, Any]] = []
+    for m in matched:
+        prefs = preferences_from(m, settings)
+        for channel in channels(settings):
+            d = decide(category=policy.category, critical=policy.critical, channel=channel, prefs=prefs, now=now,
+                       sent_today=counts.get((m.uscc, channel), 0))
+            queued = d.status is Status.QUEUED
+            rows.append({
+                "policy_id": policy.id, "uscc": m.uscc, "channel": channel, "status": d.status.value,
+                "reason": d.reason, "bypassed": ",".join(d.bypassed) or None, "attempts": 0,
+                "matched_at": now, "due_at": lease if queued else d.due_at, "queued_at": now if queued else None,
+            })
+    insert_ignoring_duplicates(session, Delivery, rows)
+    return len(rows)
+
+
+def dispatch(session_factory: Any, where: ColumnElement[bool], *, now: datetime, settings: PushSettings,
+             jobs: Jobs) -> int:
+    """Hand the ``queued`` rows selected by ``where`` to their channel; returns rows handled.
+
+    Inbox rows become ``delivered`` at once (the row *is* the inbox message). Webhook rows get
+    a fresh lease and go to send jobs in batches, a digest's rows always in the same batch.
+    """
+    with session_factory() as session:
+        delivered = session.execute(
+            update(Delivery)
+            .where(where, Delivery.status == Status.QUEUED.value, Delivery.channel == Channel.INBOX.value)
+            .values(status=Status.DELIVERED.value, sent_at=now, delivered_at=now, due_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        webhook = session.execute(
+            select(Delivery.id, Delivery.digest_id)
+            .where(where, Delivery.status == Status.QUEUED.value, Delivery.channel == Channel.WEBHOOK.value,
+                   or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
+            .order_by(Delivery.digest_id, Delivery.id)
+        ).all()
+        ids = [row.id for row in webhook]
+        for start in range(0, len(ids), 1000):
+            session.execute(update(Delivery).where(Delivery.id.in_(ids[start:start + 1000]))
+                            .values(due_at=now + settings.sweep_after)
+                            .execution_options(synchronize_session=False))
+        session.commit()
+    batches: list[tuple] = []
+    batch: list[int] = []
+    previous_group = None
+    for row in webhook:
+        group = row.digest_id or row.id
+        if len(batch) >= settings.webhook_batch and group != previous_group:
+            batches.append((batch,))
+            batch = []
+        batch.append(row.id)
+        previous_group = group
+    if batch:
+        batches.append((batch,))
+    if batches:
+        jobs.enqueue_many(SEND_JOB, batches)
+    return delivered + len(ids)
+
+
+def _message(group: list[Any], policies: dict[int, Policy], now: datetime) -> dict[str, Any]:
+    first = group[0]
+    return {
+        "uscc": first.uscc,
+        "digest": len(group) > 1,
+        "delivery_ids": [row.id for row in group],
+        "messages": [{"policy_id": row.policy_id, "title": policies[row.policy_id].title,
+                      "body": policies[row.policy_id].body, "category": policies[row.policy_id].category,
+                      "critical": policies[row.policy_id].critical} for row in group],
+        "sent_at": now.astimezone(LOCAL_TZ).isoformat(),
+    }
+
+
+def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway, settings: PushSettings,
+                  now: datetime) -> dict[str, int]:
+    """Claim the queued rows among ``ids``, POST one message per row (one per digest), record outcomes.
+
+    A 2xx makes the rows ``sent``. A retryable failure keeps them ``queued`` with ``due_at`` set
+    by the backoff; a permanent failure, or the last attempt, makes them ``failed`` (dead letter)
+    with the error. Rows another job holds are skipped, so a duplicated job sends nothing twice.
+    """
+    ids = list(ids)
+    lease = now + settings.sweep_after
+    with session_factory() as session:
+        claimable = (Delivery.id.in_(ids), Delivery.status == Status.QUEUED.value,
+                     or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
+        claimed = list(session.scalars(select(Delivery.id).where(*claimable)))
+        if claimed:
+            session.execute(update(Delivery).where(Delivery.id.in_(claimed), *claimable[1:])
+                            .values(claimed_until=lease, attempts=Delivery.attempts + 1)
+                            .execution_options(synchronize_session=False))
+        session.commit()
+        rows = list(session.execute(select(Delivery.id, Delivery.uscc, Delivery.policy_id, Delivery.digest_id,
+                                           Delivery.attempts).where(Delivery.id.in_(claimed))))
+        policies = {p.id: p for p in session.scalars(select(Policy).where(Policy.id.in_({r.policy_id for r in rows})))}
+        groups: dict[int, list[Any]] = defaultdict(list)
+        for row in sorted(rows, key=lambda r: r.id):
+            groups[row.digest_id or row.id].append(row)
+        outcome = {"sent": 0, "retry": 0, "failed": 0}
+        for group in groups.values():
+            group_ids = [row.id for row in group]
+            result = gateway.send(_message(group, policies, now), key=",".join(map(str, group_ids)),
+                                  timestamp=int(now.timestamp()))
+            attempts = max(row.attempts for row in group)
+            if result.ok:
+                values: dict[str, Any] = {"status": Status.SENT.value, "sent_at": now, "due_at": None,
+                                          "claimed_until": None, "error": None}
+                outcome["sent"] += len(group)
+            elif is_permanent_http_failure(result.status or 0) or attempts >= settings.webhook_max_attempts:
+                values = {"status": Status.FAILED.value, "due_at": None, "claimed_until": None,
+                          "error": f"{result.error} after {attempts} attempt(s)"}
+                outcome["failed"] += len(group)
+            else:
+                wait = backoff_seconds(attempts, settings.webhook_backoff)
+                values = {"due_at": now + timedelta(seconds=wait), "claimed_until": None, "error": result.error}
+                outcome["retry"] += len(group)
+            session.execute(update(Delivery).where(Delivery.id.in_(group_ids)).values(**values)
+                            .execution_options(synchronize_session=False))
+            session.commit()  # per message: a crash later cannot undo what the gateway already has
+    if outcome["failed"]:
+        log.warning("push webhook: %s message row(s) dead-lettered", outcome["failed"])
+    return outcome

@@ -1,0 +1,127 @@
+"""The push module's wiring: settings parsed once, the job queue and the gateway behind small interfaces.
+
+``register(app)`` (called from ``create_app``) stores a ``Push`` in ``app.extensions`` and
+subscribes the event handlers; views, jobs and the CLI reach it with ``push()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Mapping, Protocol
+
+from flask import Flask, current_app
+
+from app.push.domain import Preferences, QuietHours
+from app.push.webhook import Gateway, HttpGateway
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    chunk_size: int = 2000
+    quiet_hours: QuietHours | None = None
+    daily_cap: int = 5
+    sweep_after: timedelta = timedelta(seconds=120)
+    webhook_enabled: bool = False
+    webhook_max_attempts: int = 5
+    webhook_backoff: tuple[int, ...] = (30, 120, 600, 1800)
+    webhook_batch: int = 200
+    holidays: frozenset[date] = frozenset()
+    calendar_file: str | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> "PushSettings":
+        """Parse the ``PUSH_*`` settings; raises ``ValueError`` naming a malformed one."""
+        try:
+            quiet = QuietHours.parse(cfg["PUSH_QUIET_HOURS"])
+        except ValueError as exc:
+            raise ValueError(f"SHUIMA_PUSH_QUIET_HOURS: {exc}") from exc
+        holidays = frozenset(date.fromisoformat(d.strip()) for d in cfg["PUSH_HOLIDAYS"].split(",") if d.strip())
+        backoff = tuple(int(s) for s in cfg["PUSH_WEBHOOK_BACKOFF_SECONDS"].split(",") if s.strip())
+        return cls(
+            chunk_size=max(1, cfg["PUSH_CHUNK_SIZE"]), quiet_hours=quiet, daily_cap=cfg["PUSH_DAILY_CAP"],
+            sweep_after=timedelta(seconds=cfg["PUSH_SWEEP_AFTER_SECONDS"]),
+            webhook_enabled=bool(cfg["PUSH_WEBHOOK_URL"]), webhook_max_attempts=cfg["PUSH_WEBHOOK_MAX_ATTEMPTS"],
+            webhook_backoff=backoff, webhook_batch=max(1, cfg["PUSH_WEBHOOK_BATCH"]), holidays=holidays,
+            calendar_file=cfg["PUSH_CALENDAR_FILE"],
+        )
+
+    def default_preferences(self) -> Preferences:
+        return Preferences(quiet_hours=self.quiet_hours, daily_cap=self.daily_cap)
+
+
+class Jobs(Protocol):
+    """Where background work goes: RQ in production, a recorder in unit tests."""
+
+    def enqueue(self, func: str, *args: Any) -> None: ...
+
+    def enqueue_many(self, func: str, arg_lists: list[tuple]) -> None: ...
+
+
+class RqJobs:
+    """Enqueues on the app's RQ queue (runs inline when ``QUEUE_SYNC`` is on)."""
+
+    #: Generous: one chunk job writes a few thousand rows; a batch posts a few hundred messages.
+    JOB_TIMEOUT = 600
+
+    def __init__(self, queue_getter: Any):
+        self._queue = queue_getter
+
+    def enqueue(self, func: str, *args: Any) -> None:
+        self._queue().enqueue(func, *args, job_timeout=self.JOB_TIMEOUT)
+
+    def enqueue_many(self, func: str, arg_lists: list[tuple]) -> None:
+        from rq import Queue
+
+        queue = self._queue()
+        if not queue.is_async:
+            for args in arg_lists:
+                self.enqueue(func, *args)
+            return
+        for start in range(0, len(arg_lists), 500):
+            queue.enqueue_many([Queue.prepare_data(func, args=args, timeout=self.JOB_TIMEOUT)
+                                for args in arg_lists[start:start + 500]])
+
+
+@dataclass
+class RecordingJobs:
+    """A ``Jobs`` that only records (unit tests assert on what would have been enqueued)."""
+
+    calls: list[tuple[str, tuple]] = field(default_factory=list)
+
+    def enqueue(self, func: str, *args: Any) -> None:
+        self.calls.append((func, args))
+
+    def enqueue_many(self, func: str, arg_lists: list[tuple]) -> None:
+        self.calls.extend((func, args) for args in arg_lists)
+
+
+@dataclass
+class Push:
+    settings: PushSettings
+    jobs: Jobs
+    gateway: Gateway | None
+
+
+def build_push(app: Flask) -> Push:
+    """The push wiring from the app's settings; raises ``ConfigError`` for a malformed ``PUSH_*`` setting."""
+    from app.config import ConfigError
+    from app.extensions import redis_store
+
+    cfg = app.config
+    try:
+        settings = PushSettings.from_config(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"push settings: {exc}") from exc
+    gateway = None
+    if settings.webhook_enabled:
+        if not cfg["PUSH_WEBHOOK_SECRET"]:
+            raise ConfigError("SHUIMA_PUSH_WEBHOOK_SECRET must be set when SHUIMA_PUSH_WEBHOOK_URL is")
+        gateway = HttpGateway(cfg["PUSH_WEBHOOK_URL"], cfg["PUSH_WEBHOOK_SECRET"],
+                              timeout=cfg["PUSH_WEBHOOK_TIMEOUT_SECONDS"])
+    return Push(settings=settings, jobs=RqJobs(lambda: redis_store.queue), gateway=gateway)
+
+
+def push() -> Push:
+    """The current app's push wiring."""
+    return current_app.extensions["shuima.push"]

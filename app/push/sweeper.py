@@ -1,0 +1,120 @@
+"""The push tick: everything that happens because time passed, run every ``PUSH_TICK_SECONDS``.
+
+1. ``matched`` rows whose quiet hours are over are decided again (the cap may hold them now);
+2. ``held`` rows whose digest time has come go out together, one digest per taxpayer and channel;
+3. ``queued`` rows past their ``due_at`` (a retry that is due, or a lease that ran out because
+   a worker died) are dispatched again: this is the sweeper;
+4. fan-out chunks still pending long after they were enqueued, and published policies whose
+   planner never finished, are enqueued again.
+
+Every step is idempotent, so two ticks overlapping do no harm.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from app.push.delivery import PREFERENCE_COLUMNS, dispatch, preferences_from, sent_today
+from app.push.domain import Status, decide
+from app.push.fanout import MATCH_JOB
+from app.push.models import Delivery, FanoutChunk, Policy, Preference
+from app.push.settings import Jobs, PushSettings
+
+PLAN_JOB = "workers.push.plan_fanout"
+#: Rows looked at per pass, so one tick never loads an unbounded set.
+BATCH = 5000
+
+
+def tick(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datetime) -> dict[str, int]:
+    """Run steps 1–4 once; returns how many rows/chunks/policies each step touched."""
+    return {
+        "released": release_quiet(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
+        "digested": release_digests(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
+        "redispatched": dispatch(session_factory, and_(Delivery.due_at <= now), now=now, settings=settings, jobs=jobs),
+        **sweep_fanouts(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
+    }
+
+
+def release_quiet(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datetime) -> int:
+    """Step 1: re-decide rows that waited for the end of quiet hours."""
+    released = 0
+    while True:
+        with session_factory() as session:
+            rows = session.execute(
+                select(Delivery.id, Delivery.uscc, Delivery.channel, Policy.category, Policy.critical,
+                       *PREFERENCE_COLUMNS)
+                .join(Policy, Policy.id == Delivery.policy_id)
+                .outerjoin(Preference, Preference.uscc == Delivery.uscc)
+                .where(Delivery.status == Status.MATCHED.value, Delivery.due_at <= now)
+                .order_by(Delivery.uscc, Delivery.id).limit(BATCH)).all()  # by USCC: the cap count scans a range
+            if not rows:
+                return released
+            counts = sent_today(session, list({r.uscc for r in rows}), now)
+            outcomes: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+            for row in rows:
+                key = (row.uscc, row.channel)
+                d = decide(category=row.category, critical=row.critical, channel=row.channel,
+                           prefs=preferences_from(row, settings), now=now, sent_today=counts.get(key, 0))
+                if d.status is Status.QUEUED:
+                    counts[key] = counts.get(key, 0) + 1
+                    outcomes[(d.status.value, d.reason, now + settings.sweep_after, now)].append(row.id)
+                else:  # held for the digest, or quiet again in another window: wait on
+                    outcomes[(d.status.value, d.reason, d.due_at, None)].append(row.id)
+            # A few distinct outcomes: one UPDATE per outcome and slice, not one per row.
+            for (status, reason, due_at, queued_at), ids in outcomes.items():
+                for start in range(0, len(ids), 1000):
+                    session.execute(update(Delivery)
+                                    .where(Delivery.id.in_(ids[start:start + 1000]),
+                                           Delivery.status == Status.MATCHED.value)
+                                    .values(status=status, reason=reason, due_at=due_at, queued_at=queued_at)
+                                    .execution_options(synchronize_session=False))
+            session.commit()
+        ids = [r.id for r in rows]
+        released += dispatch(session_factory, Delivery.id.in_(ids), now=now, settings=settings, jobs=jobs)
+        if len(rows) < BATCH:
+            return released
+
+
+def release_digests(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datetime) -> int:
+    """Step 2: all due ``held`` rows of one taxpayer and channel become one digest (same ``digest_id``)."""
+    with session_factory() as session:
+        rows = session.execute(select(Delivery.id, Delivery.uscc, Delivery.channel)
+                               .where(Delivery.status == Status.HELD.value, Delivery.due_at <= now)
+                               .order_by(Delivery.uscc, Delivery.id).limit(BATCH)).all()
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for row in rows:
+            groups[(row.uscc, row.channel)].append(row.id)
+        for ids in groups.values():
+            session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == Status.HELD.value)
+                            .values(status=Status.QUEUED.value, digest_id=min(ids), queued_at=now,
+                                    due_at=now + settings.sweep_after)
+                            .execution_options(synchronize_session=False))
+        session.commit()
+    if not rows:
+        return 0
+    return dispatch(session_factory, Delivery.id.in_([r.id for r in rows]), now=now, settings=settings, jobs=jobs)
+
+
+def sweep_fanouts(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datetime) -> dict[str, int]:
+    """Step 4: re-enqueue stale pending chunks and unfinished plans (a worker died mid-fan-out)."""
+    stale = now - settings.sweep_after
+    with session_factory() as session:
+        chunk_ids = list(session.scalars(select(FanoutChunk.id).where(
+            FanoutChunk.status == "pending", FanoutChunk.enqueued_at <= stale)))
+        policy_ids = list(session.scalars(select(Policy.id).where(
+            Policy.status == "published", Policy.planned_at.is_(None),
+            or_(Policy.plan_enqueued_at.is_(None), Policy.plan_enqueued_at <= stale))))
+        if chunk_ids:
+            session.execute(update(FanoutChunk).where(FanoutChunk.id.in_(chunk_ids)).values(enqueued_at=now)
+                            .execution_options(synchronize_session=False))
+        if policy_ids:
+            session.execute(update(Policy).where(Policy.id.in_(policy_ids)).values(plan_enqueued_at=now)
+                            .execution_options(synchronize_session=False))
+        session.commit()
+    jobs.enqueue_many(MATCH_JOB, [(cid,) for cid in chunk_ids])
+    jobs.enqueue_many(PLAN_JOB, [(pid,) for pid in policy_ids])
+    return {"chunks_requeued": len(chunk_ids), "plans_requeued": len(policy_ids)}

@@ -1,0 +1,267 @@
+"""Fan-out, triggers, the sweeper, quiet hours, caps and digests against the real database."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.push import fanout, service, sweeper
+from app.push.calendar import load_reminders
+from app.push.delivery import write_deliveries
+from app.push.models import Delivery, FanoutChunk, Policy, PushAudit
+from app.push.settings import RecordingJobs, push
+from app.services import services
+
+RED = {"==": [{"var": "color"}, "red"]}
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield app
+
+
+def tune(**changes):
+    p = push()
+    p.settings = dataclasses.replace(p.settings, **changes)
+
+
+def new_policy(rule=RED, *, category="credit_repair", critical=False, title="信用修复指引"):
+    s = services()
+    return service.create_policy({"title": title, "body": "正文", "category": category, "rule": rule,
+                                  "critical": critical}, created_by="admin", uow=s.uow(), clock=s.clock)["id"]
+
+
+def publish(policy_id):
+    s = services()
+    service.publish_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock, jobs=push().jobs)
+
+
+def rows(**where):
+    with db.session() as session:
+        stmt = select(Delivery).order_by(Delivery.id)
+        for key, value in where.items():
+            stmt = stmt.where(getattr(Delivery, key) == value)
+        return [dict(id=d.id, uscc=d.uscc, policy_id=d.policy_id, status=d.status, reason=d.reason,
+                     digest_id=d.digest_id, bypassed=d.bypassed, due_at=d.due_at) for d in session.scalars(stmt)]
+
+
+def tick():
+    p = push()
+    return sweeper.tick(session_factory=db.session, settings=p.settings, jobs=p.jobs, now=services().clock.now())
+
+
+def test_fanout_runs_in_chunk_jobs_not_one_job_per_taxpayer(ctx, factory):
+    tune(chunk_size=3)
+    for grade in "DDDDDDDAAA":
+        factory.taxpayer(grade)
+    pid = new_policy(rule=True)
+    with db.session() as session:
+        session.get(Policy, pid).status = "published"
+        session.commit()
+    jobs = RecordingJobs()
+    p = push()
+    enqueued = fanout.plan_fanout(pid, session_factory=db.session, settings=p.settings, jobs=jobs,
+                                  now=services().clock.now())
+    assert enqueued == 4 and {f for f, _ in jobs.calls} == {"workers.push.match_chunk"}
+    for _func, (chunk_id,) in jobs.calls:
+        fanout.match_chunk(chunk_id, session_factory=db.session, settings=p.settings, jobs=jobs,
+                           now=services().clock.now())
+    assert len(rows(status="delivered")) == 10
+
+
+def test_a_chunk_job_run_twice_writes_no_second_row(ctx, factory):
+    tune(chunk_size=2)
+    for _ in range(4):
+        factory.taxpayer("D")
+    pid = new_policy()
+    publish(pid)
+    with db.session() as session:
+        chunk_ids = list(session.scalars(select(FanoutChunk.id).where(FanoutChunk.policy_id == pid)))
+        session.execute(FanoutChunk.__table__.update().values(status="pending"))  # as if the marks were lost
+        session.commit()
+    p = push()
+    for chunk_id in chunk_ids:
+        fanout.match_chunk(chunk_id, session_factory=db.session, settings=p.settings, jobs=p.jobs,
+                           now=services().clock.now())
+    assert len(rows()) == 4 and len({r["uscc"] for r in rows()}) == 4
+
+
+def test_sweeper_delivers_rows_left_queued_by_a_dead_worker(ctx, factory, clock):
+    uscc = factory.taxpayer("D")
+    pid = new_policy()
+    with db.session() as session:  # what a worker killed between commit and dispatch leaves behind
+        policy = session.get(Policy, pid)
+        policy.status, policy.planned_at = "published", clock.now()
+        matched = session.execute(select(fanout.Taxpayer.uscc, *fanout.PREFERENCE_COLUMNS)
+                                  .outerjoin(fanout.Preference, fanout.Preference.uscc == fanout.Taxpayer.uscc)
+                                  .where(fanout.Taxpayer.uscc == uscc)).all()
+        write_deliveries(session, policy, matched, now=clock.now(), settings=push().settings)
+        session.commit()
+    assert [r["status"] for r in rows()] == ["queued"]
+    assert tick()["redispatched"] == 0  # its lease has not run out yet
+    clock.advance(seconds=121)
+    assert tick()["redispatched"] == 1
+    assert [r["status"] for r in rows()] == ["delivered"]
+    assert tick()["redispatched"] == 0
+
+
+def test_sweeper_requeues_chunks_and_plans_a_dead_worker_never_finished(ctx, factory, clock):
+    factory.taxpayer("D")
+    pid = new_policy()
+    with db.session() as session:
+        policy = session.get(Policy, pid)
+        policy.status, policy.published_at, policy.plan_enqueued_at = "published", clock.now(), clock.now()
+        session.commit()
+    clock.advance(seconds=121)
+    result = tick()  # QUEUE_SYNC: the re-enqueued planner and its chunk run inline
+    assert result["plans_requeued"] == 1
+    assert [r["status"] for r in rows()] == ["delivered"]
+    assert tick()["plans_requeued"] == 0
+
+
+def test_turning_red_brings_the_credit_repair_guidance(ctx, factory, client):
+    uscc, me = factory.as_taxpayer("B")
+    publish(new_policy())
+    assert client.get("/api/v1/me/inbox", headers=me).json["total"] == 0
+    client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=factory.as_admin(),
+               json={"grade": "D", "year": 2026, "reason": "直接判级：逾期未缴税款"})
+    inbox = client.get("/api/v1/me/inbox", headers=me).json
+    assert [i["title"] for i in inbox["items"]] == ["信用修复指引"]
+    detail = client.get(f"/api/v1/me/inbox/{inbox['items'][0]['id']}", headers=me).json
+    assert detail["explanation"] == [{"path": "rule", "clause": "税码颜色 为 red"}]
+
+
+def test_turning_gold_brings_the_guidance_service_offer_once(ctx, factory, client):
+    uscc, me = factory.as_taxpayer("B")
+    publish(new_policy({"==": [{"var": "color"}, "gold"]}, category="service_offer", title="一对一纳税辅导"))
+    admin = factory.as_admin()
+    for grade, score in (("A", "92"), ("B", "80"), ("A", "95")):
+        client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=admin,
+                   json={"grade": grade, "score": score, "year": 2026, "reason": "复评调整"})
+    assert [i["title"] for i in client.get("/api/v1/me/inbox", headers=me).json["items"]] == ["一对一纳税辅导"]
+
+
+def test_a_newly_imported_taxpayer_receives_the_live_policies_that_fit(ctx, factory):
+    publish(new_policy())
+    assert rows() == []
+    newcomer = factory.taxpayer("D")
+    factory.taxpayer("A")
+    assert [r["uscc"] for r in rows(status="delivered")] == [newcomer]
+
+
+def test_quiet_hours_hold_a_message_until_eight_in_the_morning(ctx, factory, clock):
+    clock.current = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)  # 22:00 in Shanghai
+    factory.taxpayer("D")
+    publish(new_policy())
+    [row] = rows()
+    assert row["status"] == "matched" and row["reason"] == "quiet_hours"
+    assert row["due_at"] == datetime(2026, 11, 26, 0, 0, tzinfo=timezone.utc)
+    clock.current = datetime(2026, 11, 25, 23, 59, tzinfo=timezone.utc)
+    tick()
+    assert rows()[0]["status"] == "matched"
+    clock.advance(minutes=1)
+    tick()
+    assert rows()[0]["status"] == "delivered"
+
+
+def test_critical_message_ignores_quiet_hours_and_opt_outs_and_is_audited(ctx, factory, client, clock):
+    clock.current = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)  # 22:00 in Shanghai
+    uscc, me = factory.as_taxpayer("D")
+    client.put("/api/v1/me/preferences", headers=me, json={"opt_out_categories": ["credit_repair"],
+                                                           "opt_out_channels": [], "quiet_hours": {"start": "21:00",
+                                                                                                   "end": "08:00"},
+                                                           "daily_cap": 5})
+    pid = new_policy(critical=True)
+    publish(pid)
+    [row] = rows()
+    assert row["status"] == "delivered" and row["reason"] == "critical_bypass"
+    assert row["bypassed"] == "opted_out_category,quiet_hours"
+    with db.session() as session:
+        actions = set(session.scalars(select(PushAudit.action).where(PushAudit.policy_id == pid)))
+    assert actions == {"critical_created", "critical_published"}
+
+
+def test_an_opted_out_category_is_suppressed_with_its_reason(ctx, factory, client):
+    _uscc, me = factory.as_taxpayer("D")
+    client.put("/api/v1/me/preferences", headers=me, json={"opt_out_categories": ["credit_repair"],
+                                                           "opt_out_channels": [], "quiet_hours": None, "daily_cap": 5})
+    publish(new_policy())
+    assert [(r["status"], r["reason"]) for r in rows()] == [("suppressed", "opted_out_category")]
+    assert client.get("/api/v1/me/inbox", headers=me).json["total"] == 0
+
+
+def test_over_the_daily_cap_messages_wait_and_arrive_together_as_one_digest(ctx, factory, client, clock):
+    _uscc, me = factory.as_taxpayer("D")
+    client.put("/api/v1/me/preferences", headers=me, json={"opt_out_categories": [], "opt_out_channels": [],
+                                                           "quiet_hours": None, "daily_cap": 2})
+    for n in range(4):
+        publish(new_policy(title=f"政策{n}"))
+    assert [r["status"] for r in rows()] == ["delivered", "delivered", "held", "held"]
+    assert client.get("/api/v1/me/inbox", headers=me).json["total"] == 2
+    clock.current = datetime(2026, 11, 26, 0, 0, tzinfo=timezone.utc)  # 08:00 next morning in Shanghai
+    assert tick()["digested"] == 2
+    held = rows()[2:]
+    assert [r["status"] for r in held] == ["delivered", "delivered"]
+    assert held[0]["digest_id"] == held[1]["digest_id"] == held[0]["id"]
+
+
+def test_calendar_publishes_each_reminder_once_per_period(ctx, factory, clock):
+    clock.current = datetime(2026, 3, 11, 1, 0, tzinfo=timezone.utc)  # 09:00 Wednesday in Shanghai
+    factory.taxpayer("B", year=2025)
+    s = services()
+    run = lambda: service.run_calendar(reminders=load_reminders(), holidays=frozenset(), uow=s.uow(),  # noqa: E731
+                                       clock=s.clock, jobs=push().jobs)
+    assert run() == ["calendar:monthly-filing:2026-03"]
+    clock.advance(days=1)
+    assert run() == []
+    with db.session() as session:
+        policy = session.scalars(select(Policy)).one()
+        assert policy.status == "published" and "3月16日" in policy.title
+        assert policy.valid_to == datetime(2026, 3, 16, 16, 0, tzinfo=timezone.utc)  # end of the 16th in Shanghai
+    assert [r["status"] for r in rows()] == ["delivered"]
+
+
+def test_a_withdrawn_policy_reaches_nobody_new(ctx, factory):
+    pid = new_policy()
+    publish(pid)
+    s = services()
+    service.delete_policy(pid, by="admin", uow=s.uow(), clock=s.clock)
+    factory.taxpayer("D")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_policy_outside_its_window_cannot_be_published(ctx, clock):
+    s = services()
+    pid = service.create_policy({"title": "明年政策", "body": "正文", "category": "tax_relief", "rule": True,
+                                 "valid_from": clock.now() + timedelta(days=1)}, created_by="a", uow=s.uow(),
+                                clock=s.clock)["id"]
+    from app.errors import Conflict
+
+    with pytest.raises(Conflict):
+        publish(pid)
+
+
+def test_publishing_while_redis_is_down_is_recorded_and_the_sweeper_fans_out_later(ctx, factory, clock):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    class DownJobs:
+        def enqueue(self, func, *args):
+            raise RedisDown("Redis is down")
+
+        def enqueue_many(self, func, arg_lists):
+            raise RedisDown("Redis is down")
+
+    factory.taxpayer("D")
+    pid = new_policy()
+    s = services()
+    service.publish_policy(pid, by="admin", uow=s.uow(), clock=s.clock, jobs=DownJobs())
+    assert rows() == []
+    clock.advance(seconds=121)
+    assert tick()["plans_requeued"] == 1
+    assert [r["status"] for r in rows()] == ["delivered"]
