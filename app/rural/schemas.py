@@ -1,0 +1,307 @@
+"""Marshmallow schemas of the rural API. Money is a decimal string in yuan; times are
+shown in Asia/Shanghai (``LocalDateTime``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from app.fields import LocalDateTime
+from app.rural.domain import (
+    Assessment, BadRecord, CreditRecord, Education, Health, Housing, ObjectionOutcome, PlaceLevel, ProductionType,
+    RatingState, RuralGrade,
+)
+
+
+def _values(kind: Any) -> list[str]:
+    return [e.value for e in kind]
+
+
+Money = lambda **kw: fields.Decimal(as_string=True, allow_nan=False, **kw)  # noqa: E731
+
+# --- places ---------------------------------------------------------------------------------
+
+class PlaceSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    parent_code = fields.String(allow_none=True)
+    county_code = fields.String()
+
+
+class PlaceCreateSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=6, max=12))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    level = fields.String(required=True, validate=validate.OneOf(_values(PlaceLevel)))
+    parent_code = fields.String(load_default=None, allow_none=True)
+
+
+class PlaceRenameSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class PlaceQuerySchema(Schema):
+    county = fields.String(load_default=None)
+    level = fields.String(load_default=None, validate=validate.OneOf(_values(PlaceLevel)))
+    parent_code = fields.String(load_default=None)
+    name = fields.String(load_default=None)
+
+
+# --- households -----------------------------------------------------------------------------
+
+class HouseholdFactsSchema(Schema):
+    members = fields.Integer(required=True, validate=validate.Range(min=1, max=50))
+    labourers = fields.Integer(required=True, validate=validate.Range(min=0, max=50))
+    years_resident = fields.Integer(required=True, validate=validate.Range(min=0, max=150))
+    health = fields.String(required=True, validate=validate.OneOf(_values(Health)))
+    education = fields.String(required=True, validate=validate.OneOf(_values(Education)))
+    land_area = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0, max=10**7),
+                               metadata={"description": "contracted land, mu"})
+    housing = fields.String(load_default="brick_concrete", validate=validate.OneOf(_values(Housing)))
+    assets = Money(required=True, validate=validate.Range(min=0, max=10**11))
+    annual_income = Money(required=True, validate=validate.Range(min=0, max=10**11))
+    operating_income = Money(required=True, validate=validate.Range(min=0, max=10**11))
+    debts = Money(required=True, validate=validate.Range(min=0, max=10**11))
+    deposits = Money(required=True, validate=validate.Range(min=0, max=10**11))
+    production_type = fields.String(load_default="planting", validate=validate.OneOf(_values(ProductionType)))
+    credit_record = fields.String(required=True, validate=validate.OneOf(_values(CreditRecord)))
+    past_defaults = fields.Integer(required=True, validate=validate.Range(min=0, max=1000))
+    debt_evasion = fields.Boolean(required=True)
+    village_assessment = fields.String(required=True, validate=validate.OneOf(_values(Assessment)))
+    honours = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100))
+    bad_records = fields.List(fields.String(validate=validate.OneOf(_values(BadRecord))), load_default=list)
+
+
+class HouseholdCreateSchema(HouseholdFactsSchema):
+    village_code = fields.String(required=True, validate=validate.Length(equal=12))
+    head_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    id_number = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class HouseholdPatchSchema(HouseholdCreateSchema):
+    class Meta:
+        exclude = ("id_number",)
+
+
+class HouseholdLoanSchema(Schema):
+    loan_no = fields.String()
+    amount = Money()
+    balance = Money()
+    days_overdue = fields.Integer()
+    issued_on = fields.Date()
+    as_of = fields.Date()
+
+
+class LoanSchema(HouseholdLoanSchema):
+    household_id = fields.Integer()
+    village_code = fields.String()
+
+
+class LoanQuerySchema(Schema):
+    county = fields.String(load_default=None)
+    village_code = fields.String(load_default=None)
+    household_id = fields.Integer(load_default=None)
+    overdue = fields.Boolean(load_default=None, metadata={"description": "only loans with (true) or without arrears"})
+
+
+class HouseholdSchema(HouseholdFactsSchema):
+    id = fields.Integer()
+    county_code = fields.String()
+    village_code = fields.String()
+    head_name = fields.String(metadata={"description": "masked except for the owning officer's detail view"})
+    id_number = fields.String(metadata={"description": "masked except for the owning officer's detail view"})
+    id_number_masked = fields.Boolean()
+    grade = fields.String(allow_none=True)
+    score = fields.Decimal(as_string=True, allow_none=True)
+    limit_amount = Money(allow_none=True)
+    rated_until = fields.Date(allow_none=True, metadata={"description": "first day the rating no longer holds"})
+    rating_id = fields.Integer(allow_none=True)
+    filed_by = fields.String()
+    created_at = LocalDateTime()
+    updated_at = LocalDateTime()
+    loans = fields.List(fields.Nested(HouseholdLoanSchema))
+
+
+class HouseholdQuerySchema(Schema):
+    county = fields.String(load_default=None, metadata={"description": "unbound rural admins only"})
+    village_code = fields.String(load_default=None)
+    township_code = fields.String(load_default=None)
+    grade = fields.String(load_default=None, validate=validate.OneOf([*_values(RuralGrade), "none"]))
+    rated = fields.Boolean(load_default=None)
+    name = fields.String(load_default=None, metadata={"description": "head's name starts with"})
+
+
+class RuralImportReportSchema(Schema):
+    import_id = fields.Integer()
+    rows = fields.Integer()
+    created = fields.Integer()
+    changed = fields.Integer()
+    unchanged = fields.Integer()
+    rejected = fields.Integer()
+    errors = fields.List(fields.Dict(), metadata={"description": "one entry per bad line: line, errors"})
+
+
+# --- ratings --------------------------------------------------------------------------------
+
+class RatingItemSchema(Schema):
+    key = fields.String()
+    group = fields.String()
+    title = fields.String()
+    points = fields.Decimal(as_string=True)
+    max = fields.Decimal(as_string=True)
+    reason = fields.String()
+
+
+class ObjectionSchema(Schema):
+    id = fields.Integer()
+    raised_by = fields.String()
+    reason = fields.String()
+    recorded_by = fields.String()
+    recorded_at = LocalDateTime()
+    outcome = fields.String(allow_none=True)
+    outcome_note = fields.String(allow_none=True)
+    resolved_at = LocalDateTime(allow_none=True)
+
+
+class LimitTermSchema(Schema):
+    key = fields.String()
+    label = fields.String()
+    amount = fields.String()
+
+
+class RatingSchema(Schema):
+    id = fields.Integer()
+    household_id = fields.Integer()
+    village_code = fields.String()
+    scorecard_id = fields.Integer()
+    scorecard = fields.String()
+    scorecard_version = fields.Integer()
+    state = fields.String()
+    score = fields.Decimal(as_string=True)
+    grade = fields.String(allow_none=True)
+    credit_household = fields.Boolean()
+    veto = fields.Dict(allow_none=True)
+    items = fields.List(fields.Nested(RatingItemSchema))
+    proposed_by = fields.String()
+    proposed_at = LocalDateTime()
+    notice_ends_at = LocalDateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_at = LocalDateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    valid_until = fields.Date(allow_none=True)
+    limit_amount = Money(allow_none=True)
+    limit_terms = fields.List(fields.Nested(LimitTermSchema), allow_none=True)
+    objections = fields.List(fields.Nested(ObjectionSchema))
+
+
+class RatingQuerySchema(Schema):
+    county = fields.String(load_default=None)
+    household_id = fields.Integer(load_default=None)
+    state = fields.String(load_default=None, validate=validate.OneOf(_values(RatingState)))
+    village_code = fields.String(load_default=None)
+    grade = fields.String(load_default=None, validate=validate.OneOf(_values(RuralGrade)))
+
+
+class ObjectionCreateSchema(Schema):
+    raised_by = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class ObjectionResolveSchema(Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(_values(ObjectionOutcome)))
+    note = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class RatingDecisionSchema(Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class BulkRatingSchema(Schema):
+    county = fields.String(load_default=None)
+    village_code = fields.String(load_default=None)
+
+
+class BulkRatingResultSchema(Schema):
+    proposed = fields.Integer()
+    skipped = fields.Integer()
+    confirmed = fields.Integer()
+
+
+class LoanRateSchema(Schema):
+    village_stars = fields.Integer()
+    lpr = fields.Decimal(as_string=True)
+    bp = fields.Decimal(as_string=True)
+    rate = fields.Decimal(as_string=True, metadata={"description": "percent a year"})
+    explanation = fields.String()
+
+
+class LimitSchema(Schema):
+    household_id = fields.Integer()
+    rating_id = fields.Integer()
+    grade = fields.String()
+    amount = Money()
+    terms = fields.List(fields.Nested(LimitTermSchema))
+    valid_from = fields.Date()
+    valid_until = fields.Date(metadata={"description": "first day the limit no longer holds"})
+    rate = fields.Nested(LoanRateSchema)
+
+
+# --- scorecards, statuses, reports ----------------------------------------------------------
+
+class ScorecardCreateSchema(Schema):
+    county_code = fields.String(load_default=None, allow_none=True)
+    body = fields.Dict(required=True, metadata={"description": "the scorecard as data (see the default's shape)"})
+
+
+class ScorecardSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    version = fields.Integer()
+    county_code = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = LocalDateTime()
+    body = fields.Dict()
+
+
+class ScorecardQuerySchema(Schema):
+    county = fields.String(load_default=None)
+
+
+class PlaceStatusSchema(Schema):
+    level = fields.String()
+    code = fields.String()
+    name = fields.String()
+    credit = fields.Boolean()
+    stars = fields.Integer()
+    checks = fields.List(fields.Dict(), metadata={"description": "key, title, op, required, actual, met, margin"})
+    figures = fields.Dict()
+    shares = fields.Dict()
+    villages = fields.Integer()
+    credit_villages = fields.Integer()
+    as_of = fields.String()
+    cycle_year = fields.Integer()
+    cycle = fields.Dict()
+
+
+class PlaceReportSchema(Schema):
+    as_of = fields.String()
+    total = fields.Dict()
+    rows = fields.List(fields.Dict())
+
+
+class RuralPolicyQuerySchema(Schema):
+    year = fields.Integer(load_default=None, validate=validate.Range(min=2000, max=2100),
+                          metadata={"description": "rating cycle year (default: the current one)"})
+
+
+class RuralPolicySchema(Schema):
+    year = fields.Integer()
+    cycle = fields.Dict()
+    notice_days = fields.Integer()
+    rating_valid_years = fields.Integer()
+    npl_overdue_days = fields.Integer()
+    thresholds = fields.Dict()
+    village_stars = fields.List(fields.Dict())
+    limits = fields.Dict()
+    rates = fields.Dict()
