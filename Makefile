@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast worker loadtest clean
+.PHONY: run test test-fast worker loadtest bench clean
+LOAD_STAMP := $(VENV)/.installed-load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,19 @@ test: $(STAMP)
 ## Everything but the slow suites.
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
+
+$(LOAD_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,load]'
+	touch $(LOAD_STAMP)
+
+## Seed 300,000 taxpayers if needed, serve make-run style on a free port, run Locust headless for
+## LOADTEST_RUN_TIME (default 60s), write loadtests/reports/, stop everything; fails on any failure.
+loadtest: $(LOAD_STAMP)
+	$(BIN)/python -m loadtests.run
+
+## Ratios against a bare Flask app under the same gunicorn settings (needs wrk: apt-get install -y wrk).
+bench: $(LOAD_STAMP)
+	$(BIN)/python -m loadtests.bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -17,6 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from app.errors import DomainError, RateLimited, error_payload
     from app.events import bus
     from app.extensions import api, db, redis_store
+    from app.ops.access_log import init_access_log
     from app.ops.logging import configure_logging
     from app.ops.metrics import init_metrics
     from app.services import build_services
@@ -71,10 +72,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from app.accounts.routes import blp as auth_blp
     from app.codes.routes import blp as codes_blp, wellknown
     from app.ops.health import bp as health_bp
+    from app.rural.routes import blp as rural_blp
+    from app.push import register as register_push
+    from app.push.routes import blp as push_blp
     from app.taxpayers.routes import blp as taxpayers_blp
 
-    for blueprint in (auth_blp, codes_blp, taxpayers_blp, wellknown):
+    for blueprint in (auth_blp, codes_blp, taxpayers_blp, wellknown, push_blp, rural_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health_bp)
+    register_push(app)
     init_metrics(app)
+    init_access_log(app)
     return app

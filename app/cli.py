@@ -162,6 +162,120 @@ def seed_demo_command() -> None:
         click.echo(line)
 
 
+@cli.command("seed")
+@click.option("--taxpayers", type=click.IntRange(min=1), default=300_000, show_default=True,
+              help="how many taxpayers (each with an account)")
+def seed_command(taxpayers: int) -> None:
+    """Seed the load-test population (idempotent): taxpayers, their accounts, 200 banks with clerks.
+
+    Development and load-test machines only (refused with SHUIMA_ENV=production): every seeded
+    account shares one generated password, kept in instance/seed_logins.json.
+    """
+    import time
+
+    from app.services import services
+
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("refusing to seed load-test accounts in production mode")
+    try:
+        from loadtests.seed import seed
+    except ImportError as exc:  # an installed wheel ships app/ only; seeding runs from the repository
+        raise click.ClickException(f"run from the repository checkout (needs loadtests/): {exc}") from exc
+
+    def progress(stage: str, done: int, total: int) -> None:
+        click.echo(f"\r  {stage:<10} {done:>9,}/{total:,}", nl=done >= total, err=True)
+
+    started = time.perf_counter()
+    report = seed(services(), taxpayers=taxpayers, instance_path=current_app.instance_path, progress=progress)
+    click.echo(f"taxpayers: {report.taxpayers_created} created, {report.taxpayers_kept} already there; "
+               f"accounts: {report.accounts_created} created; banks: {report.banks_created} created"
+               + (f"; {report.rehashed} accounts given the new password" if report.rehashed else ""))
+    for line in report.lines:
+        click.echo(line)
+    timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.timings.items())
+    click.echo(f"seeded in {time.perf_counter() - started:.1f} s ({timings}); "
+               f"password of every lt-* account: {current_app.instance_path}/seed_logins.json")
+
+
+@cli.group()
+def rural() -> None:
+    """Rural credit: households, loans and ratings of one officer's county."""
+
+
+def _rural_import(kind: str, file: Path, officer: str) -> None:
+    from app.errors import DomainError
+    from app.rural.context import actor_for_username, rural as rural_context
+    from app.rural.importer import import_households
+    from app.rural.loans import import_loans
+    from app.services import services
+
+    s = services()
+    run = import_households if kind == "households" else import_loans
+    with click.progressbar(length=1, label=f"importing {kind}", show_pos=True, file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            actor = actor_for_username(officer, s.uow())
+            report = run(file.read_bytes(), filename=file.name, actor=actor, uow=s.uow(), clock=s.clock,
+                         ctx=rural_context(), progress=progress)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+    for error in report.errors:
+        reasons = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in error["errors"].items())
+        click.echo(f"line {error['line']}: {reasons}", err=True)
+    click.echo(f"import {report.import_id}: {report.rows} rows, {report.created} created, {report.changed} changed, "
+               f"{report.unchanged} unchanged, {report.rejected} rejected")
+
+
+@rural.group("households")
+def rural_households() -> None:
+    """Household files (建档)."""
+
+
+@rural_households.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--officer", required=True, help="the officer account the households are filed for")
+def rural_households_import(file: Path, officer: str) -> None:
+    """File households from a CSV FILE into the officer's county (see README for the columns)."""
+    _rural_import("households", file, officer)
+
+
+@rural.group("loans")
+def rural_loans() -> None:
+    """The bank's loan balances."""
+
+
+@rural_loans.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--officer", required=True, help="the officer account (its bank and county) the loans belong to")
+def rural_loans_import(file: Path, officer: str) -> None:
+    """Load loan balances from a CSV FILE (loan_no,id_number,amount,balance,days_overdue,issued_on[,as_of])."""
+    _rural_import("loans", file, officer)
+
+
+@rural.command("rate")
+@click.option("--officer", required=True)
+@click.option("--village", "village_code", help="only this village")
+@click.option("--confirm", is_flag=True, help="confirm the ratings whose public notice has ended instead")
+def rural_rate(officer: str, village_code: str | None, confirm: bool) -> None:
+    """Propose ratings for every unrated household (or, with --confirm, confirm those past their notice)."""
+    from app.errors import DomainError
+    from app.rural.context import actor_for_username, rural as rural_context
+    from app.rural.ratings import confirm_due_ratings, propose_ratings
+    from app.services import services
+
+    s = services()
+    try:
+        actor = actor_for_username(officer, s.uow())
+        run = confirm_due_ratings if confirm else propose_ratings
+        result = run(None, village_code=village_code, actor=actor, uow=s.uow(), clock=s.clock, ctx=rural_context())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(", ".join(f"{count} {what}" for what, count in result.items()))
+
+
 def main() -> None:
     cli(prog_name="shuima")
 

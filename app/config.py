@@ -52,6 +52,37 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # Run RQ jobs in-process (tests and one-off CLI runs without a worker).
     "QUEUE_SYNC": (False, bool),
     "IMPORT_CHUNK_ROWS": (5000, int),
+    # Rural credit: region policy (thresholds, limits, LPR + bp, cycle) and the default scorecard, as JSON
+    # files; unset = the files shipped in app/rural/. Village figures are cached this long at most.
+    "RURAL_POLICY_FILE": (None, str),
+    "RURAL_SCORECARD_FILE": (None, str),
+    "RURAL_STATUS_CACHE_TTL_SECONDS": (172800, int),
+    # --- preference push (app/push) ---
+    # Taxpayers matched per fan-out job (hundreds to a few thousand; never one job per taxpayer).
+    "PUSH_CHUNK_SIZE": (2000, int),
+    # Default quiet hours, Asia/Shanghai, "HH:MM-HH:MM" ("off" = none); taxpayers may change theirs.
+    "PUSH_QUIET_HOURS": ("21:00-08:00", str),
+    # Default messages per taxpayer, channel and local day before the rest wait for the digest.
+    "PUSH_DAILY_CAP": (5, int),
+    # A queued row or fan-out chunk untouched this long is re-dispatched by the sweeper (kill -9 safety).
+    "PUSH_SWEEP_AFTER_SECONDS": (120, int),
+    # Push gateway for the webhook channel; unset = the channel is off. Signed with HMAC-SHA256.
+    "PUSH_WEBHOOK_URL": (None, str),
+    "PUSH_WEBHOOK_SECRET": (None, str),
+    "PUSH_WEBHOOK_TIMEOUT_SECONDS": (5.0, float),
+    "PUSH_WEBHOOK_MAX_ATTEMPTS": (5, int),
+    # Seconds to wait before retry 1, 2, …; the last step repeats.
+    "PUSH_WEBHOOK_BACKOFF_SECONDS": ("30,120,600,1800", str),
+    # Messages per webhook job (one job sends a batch, never one job per taxpayer).
+    "PUSH_WEBHOOK_BATCH": (200, int),
+    # Recurring reminders as data (JSON); default: app/push/calendar.json.
+    "PUSH_CALENDAR_FILE": (None, str),
+    # Extra non-working days (public holidays), comma-separated YYYY-MM-DD, for deadline moves.
+    "PUSH_HOLIDAYS": ("", str),
+    # How often the push tick (release, retry, sweep, digest) runs in `python -m workers.push_cron`.
+    "PUSH_TICK_SECONDS": (30, int),
+    # When the calendar job runs (cron, UTC): 01:00 UTC = 09:00 Asia/Shanghai.
+    "PUSH_CALENDAR_CRON": ("0 1 * * *", str),
     # Reverse proxies in front of gunicorn whose X-Forwarded-For is trusted (log-in throttling
     # per address needs the real client address).
     "PROXY_HOPS": (0, int),

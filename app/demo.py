@@ -18,6 +18,7 @@ from flask import current_app
 from app.accounts.domain import Role
 from app.accounts.repository import SqlAlchemyAccountRepository
 from app.accounts.service import create_user
+from app.rural.demo import seed_rural_demo
 from app.services import Services
 from app.taxpayers.domain import uscc_check_char
 from app.taxpayers.importer import import_grades
@@ -38,6 +39,7 @@ DEMO_STAFF = [
     ("admin", Role.TAX_ADMIN, {}),
     ("clerk", Role.CLERK, {"bank_code": DEMO_BANK[0], "bank_name": DEMO_BANK[1]}),
     ("officer", Role.OFFICER, {"bank_code": DEMO_BANK[0], "bank_name": DEMO_BANK[1], "county_code": "330283"}),
+    ("rural-admin", Role.RURAL_ADMIN, {"county_code": "330283"}),
 ]
 
 
@@ -78,6 +80,10 @@ def seed_demo(s: Services) -> Iterator[str]:
             exists = SqlAlchemyAccountRepository(uow.session).user_by_username(username) is not None
         if not exists:
             create_user(username, passwords[username], role=role, uow=s.uow(), passwords=s.passwords, **bindings)
+    from app.push.demo import seed_catalogue
+
+    yield from seed_catalogue(s)
+    yield from seed_rural_demo(s)
     yield "demo logins (username / password / role):"
     for username, role, bindings in accounts:
         extra = bindings.get("uscc") or bindings.get("bank_code") or ""

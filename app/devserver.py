@@ -7,6 +7,7 @@ to ``instance/valkey.url`` so the ``shuima`` CLI in another terminal finds it); 
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -23,10 +24,17 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run Shuima locally: migrate, seed the demo, serve, one worker.")
+    parser.add_argument("--bind", help="address:port for gunicorn (default: SHUIMA_WEB_BIND or 127.0.0.1:8000)")
+    parser.add_argument("--no-seed-demo", action="store_true", help="skip the demo data (make loadtest seeds its own)")
+    args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     settings = load_config()
     env = dict(os.environ)
+    if args.bind:
+        env["SHUIMA_WEB_BIND"] = args.bind
+    bind = env.get("SHUIMA_WEB_BIND", "127.0.0.1:8000")
     valkey = None
     if not settings["REDIS_URL"]:
         valkey = embedded_redis.start(settings["INSTANCE_PATH"], publish=True)
@@ -41,13 +49,14 @@ def main() -> int:
     try:
         shuima = [sys.executable, "-m", "app.cli"]
         subprocess.run([*shuima, "db", "upgrade"], env=env, check=True)
-        subprocess.run([*shuima, "seed-demo"], env=env, check=True)
+        if not args.no_seed_demo:
+            subprocess.run([*shuima, "seed-demo"], env=env, check=True)
         # Own sessions: Ctrl-C reaches only this supervisor, which stops web and worker first
         # and the embedded Valkey last, so nothing logs connection errors on the way out.
         children.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app.wsgi:app"],
                                          env=env, start_new_session=True))
         children.append(subprocess.Popen([sys.executable, "-m", "workers.main"], env=env, start_new_session=True))
-        print("\nShuima is running: http://127.0.0.1:8000/docs  (Ctrl-C stops everything)\n", flush=True)
+        print(f"\nShuima is running: http://{bind}/docs  (Ctrl-C stops everything)\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         return 1  # a child died on its own
@@ -68,4 +77,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from app.db import Base, make_engine
 from app.models import import_all_models

@@ -90,8 +90,21 @@ def app(redis_url: str, database_url: str, clock: FakeClock, tmp_path: Path):
     client = redis_lib.Redis.from_url(redis_url)
     client.flushdb()
     yield app
+    failed = _failed_jobs()
     _empty_tables()
     client.flushdb()
+    # QUEUE_SYNC runs jobs inline but RQ records a failure instead of raising it: surface it.
+    assert not failed, f"background jobs failed during the test: {failed}"
+
+
+def _failed_jobs() -> list[str]:
+    from rq.registry import FailedJobRegistry
+
+    from app.extensions import redis_store
+
+    registry = FailedJobRegistry(queue=redis_store.queue)
+    return [f"{job.func_name}: {(job.exc_info or '').strip().splitlines()[-1:]}"
+            for job in (redis_store.queue.fetch_job(job_id) for job_id in registry.get_job_ids()) if job]
 
 
 def _empty_tables() -> None:

@@ -11,6 +11,7 @@ class Role(str, enum.Enum):
     CLERK = "clerk"  # bound to one bank
     OFFICER = "officer"  # bound to a bank and a county (rural credit)
     TAX_ADMIN = "tax_admin"  # tax-bureau staff
+    RURAL_ADMIN = "rural_admin"  # manages rural-credit places and scorecards; optionally bound to a county
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ def binding_error(role: Role, *, uscc: str | None, bank_code: str | None, county
         return "a clerk account must be bound to a bank (--bank)"
     if role is Role.OFFICER and not (bank_code and county_code):
         return "an officer account must be bound to a bank and a county (--bank, --county)"
+    if role is Role.RURAL_ADMIN and bank_code:
+        return "a rural admin account is not bound to a bank (--county is optional)"
     if role is not Role.TAXPAYER and uscc:
         return "only taxpayer accounts carry a USCC"
     return None

@@ -1,13 +1,15 @@
 from marshmallow import Schema, fields, validate
 
+from app.fields import LocalDateTime
+
 
 class CodeSchema(Schema):
     token = fields.String(metadata={"description": "compact JWS (EdDSA), verifiable with /.well-known/jwks.json"})
     grade = fields.String(allow_none=True)
     color = fields.String()
     state = fields.String()
-    issued_at = fields.DateTime()
-    expires_at = fields.DateTime()
+    issued_at = LocalDateTime()
+    expires_at = LocalDateTime()
     refresh_in = fields.Integer(metadata={"description": "seconds until the app should fetch a new code"})
 
 
@@ -37,7 +39,7 @@ class VerificationResultSchema(Schema):
     state = fields.String(allow_none=True)
     taxpayer = fields.Nested(MaskedTaxpayerSchema, allow_none=True)
     privileges = fields.List(fields.Nested(PrivilegeSchema))
-    verified_at = fields.DateTime()
+    verified_at = LocalDateTime()
 
 
 class VerificationRecordSchema(Schema):
@@ -49,7 +51,7 @@ class VerificationRecordSchema(Schema):
     grade = fields.String(allow_none=True)
     color = fields.String(allow_none=True)
     state = fields.String(allow_none=True)
-    verified_at = fields.DateTime()
+    verified_at = LocalDateTime()
 
 
 class TaxpayerVerificationSchema(Schema):
@@ -58,4 +60,4 @@ class TaxpayerVerificationSchema(Schema):
     valid = fields.Boolean()
     reason = fields.String()
     color = fields.String(allow_none=True)
-    verified_at = fields.DateTime()
+    verified_at = LocalDateTime()

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import jwt
+from sqlalchemy import insert
 
 from app.accounts.domain import Principal
 from app.clock import Clock
@@ -119,7 +120,9 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
         verified_at=now, token_color=claims.get("color") if claims else None,
     )
     with uow:
-        uow.session.add(Verification(
+        # A Core INSERT, not session.add(): the ORM flush machinery cost about a quarter of a
+        # verification's CPU for one append-only row (loadtests/bench.py, docs/performance.md).
+        uow.session.execute(insert(Verification.__table__), [dict(
             clerk_id=clerk.user_id, clerk_username=clerk.username, bank_id=clerk.bank_id,
             uscc=str(claims["sub"])[:18] if claims and claims.get("sub") else None,
             jti=str(claims.get("jti"))[:64] if claims else None,
@@ -127,7 +130,7 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
             grade=status.grade.value if status and status.grade else None,
             color=color.value if color else None, state=status.state.value if status else None,
             verified_at=now, details={"token_color": result.token_color} if result.token_color else {},
-        ))
+        )])
         uow.commit()
     return result
 

@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import bindparam, insert, select, update
 

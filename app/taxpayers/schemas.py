@@ -1,6 +1,7 @@
-from marshmallow import Schema, fields, validate
 from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
 
+from app.fields import LocalDateTime
 from app.taxpayers.domain import Grade, State
 
 GRADES = [g.value for g in Grade]
@@ -21,7 +22,7 @@ class GradeStatusSchema(Schema):
     color = fields.String()
     state = fields.String()
     year = fields.Integer(allow_none=True)
-    changed_at = fields.DateTime(allow_none=True)
+    changed_at = LocalDateTime(allow_none=True)
 
 
 class GradeRecordSchema(Schema):
@@ -32,7 +33,7 @@ class GradeRecordSchema(Schema):
     reason = fields.String()
     source = fields.String()
     changed_by = fields.String()
-    effective_at = fields.DateTime()
+    effective_at = LocalDateTime()
 
 
 class TaxpayerSchema(Schema):

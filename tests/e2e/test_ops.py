@@ -44,3 +44,19 @@ def test_openapi_documents_routes_roles_and_bearer_auth(client):
 def test_unknown_route_answers_the_error_shape(client):
     response = client.get("/api/v1/nowhere")
     assert response.status_code == 404 and set(response.json) == {"code", "status", "message", "errors"}
+
+
+def test_access_log_masks_identifiers_in_paths(factory, client, caplog):
+    import logging
+
+    from app.ops.logging import MaskIdentifiers
+
+    headers = factory.as_admin()
+    uscc = factory.taxpayer("A")
+    handler_filter = MaskIdentifiers()
+    with caplog.at_level(logging.INFO, logger="shuima.access"):
+        client.get(f"/api/v1/taxpayers/{uscc}", headers=headers)
+    record = next(r for r in caplog.records if r.name == "shuima.access" and "/taxpayers/" in r.getMessage())
+    handler_filter.filter(record)
+    assert uscc not in record.getMessage() and uscc not in record.path
+    assert record.status == 200 and record.role == "tax_admin"

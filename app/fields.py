@@ -1,0 +1,24 @@
+"""Marshmallow fields shared by every domain's schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import fields
+
+from app.clock import LOCAL_TZ
+
+
+class LocalDateTime(fields.AwareDateTime):
+    """Aware datetimes at the edge: shown in Asia/Shanghai (``…T10:00:00+08:00``), input without an
+    offset read as Asia/Shanghai, loaded as UTC (storage is always UTC)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(default_timezone=LOCAL_TZ, **kwargs)
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.astimezone(LOCAL_TZ).isoformat()
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
