@@ -1,4 +1,4 @@
-"""``make run``: migrate, seed the demo data, run gunicorn and one worker until Ctrl-C.
+"""``make run``: migrate, seed the demo data, run gunicorn, one worker and the push schedule until Ctrl-C.
 
 With no ``REDIS_URL`` an embedded Valkey is started as a child process (its URL is written
 to ``instance/valkey.url`` so the ``shuima`` CLI in another terminal finds it); with no
@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         children.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app.wsgi:app"],
                                          env=env, start_new_session=True))
         children.append(subprocess.Popen([sys.executable, "-m", "workers.main"], env=env, start_new_session=True))
+        # The push schedule (quiet-hour release, digests, webhook retries, sweeper, calendar):
+        # it only enqueues; the worker above does the work.
+        children.append(subprocess.Popen([sys.executable, "-m", "workers.push_cron"], env=env, start_new_session=True))
         print(f"\nShuima is running: http://{bind}/docs  (Ctrl-C stops everything)\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
