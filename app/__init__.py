@@ -65,7 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         data = getattr(error, "data", None) or {}
         message = data.get("message") or error.description or error.name
-        errors = data.get("messages") or {}
+        errors = _flatten_locations(data.get("messages") or {})
         headers = dict(data.get("headers") or {})
         return error_payload(error.code or 500, message, errors), error.code, headers
 
@@ -84,3 +84,17 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     init_metrics(app)
     init_access_log(app)
     return app
+
+
+def _flatten_locations(messages: dict) -> dict:
+    """webargs groups field errors by location (``{"json": {"grade": [...]}}``); domain errors are
+    flat (``{"grade": [...]}``). Clients get the flat shape everywhere; a name that appears in two
+    locations keeps the location as a prefix (``query.page``)."""
+    flat: dict = {}
+    for location, fields in messages.items():
+        if not isinstance(fields, dict):
+            flat[location] = fields
+            continue
+        for name, reasons in fields.items():
+            flat[name if name not in flat else f"{location}.{name}"] = reasons
+    return flat

@@ -85,7 +85,7 @@ def test_unusable_file_is_rejected_with_the_reason(factory, client, content, rea
 def test_import_without_file_field_names_it(factory, client):
     response = client.post("/api/v1/grades/imports", headers=factory.as_admin(), data={},
                            content_type="multipart/form-data")
-    assert response.status_code == 422 and "file" in response.json["errors"]["files"]
+    assert response.status_code == 422 and "file" in response.json["errors"]
 
 
 def test_grade_change_validates_uscc_and_rules(factory, client):
@@ -100,7 +100,7 @@ def test_grade_change_validates_uscc_and_rules(factory, client):
     for body, field in (({"grade": "A", "year": 2025, "score": "50", "reason": "复评"}, "score"),
                         ({"grade": "A", "state": "unrated", "year": 2025, "reason": "复评"}, "grade"),
                         ({"grade": "A", "year": 2031, "reason": "复评"}, "year"),
-                        ({"grade": "Z", "year": 2025, "reason": "复评"}, "json")):
+                        ({"grade": "Z", "year": 2025, "reason": "复评"}, "grade")):
         response = client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=admin, json=body)
         assert response.status_code == 422, body
         assert field in response.json["errors"], (body, response.json)
