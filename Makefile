@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast worker loadtest bench clean
+.PHONY: run test test-fast worker loadtest bench fuzz clean
 LOAD_STAMP := $(VENV)/.installed-load
+FUZZ_STAMP := $(VENV)/.installed-fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,14 @@ loadtest: $(LOAD_STAMP)
 ## Ratios against a bare Flask app under the same gunicorn settings (needs wrk: apt-get install -y wrk).
 bench: $(LOAD_STAMP)
 	$(BIN)/python -m loadtests.bench
+
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,fuzz]'
+	touch $(FUZZ_STAMP)
+
+## Schemathesis (not_a_server_error) as each demo role against a make-run-style service on a free port.
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python -m loadtests.fuzz
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -74,5 +74,15 @@ def error_payload(status: int, message: str, errors: dict[str, Any] | None = Non
         "code": status,
         "status": HTTPStatus(status).phrase,
         "message": message,
-        "errors": errors or {},
+        "errors": _keyed_by_str(errors or {}),
     }
+
+
+def _keyed_by_str(errors: Any) -> Any:
+    """Marshmallow keys a list's item errors by index (``{"tags": {0: [...], "_schema": [...]}}``);
+    JSON keys are strings, and the sorted JSON encoder cannot compare an int with a str (a 500)."""
+    if isinstance(errors, dict):
+        return {str(key): _keyed_by_str(value) for key, value in errors.items()}
+    if isinstance(errors, list):
+        return [_keyed_by_str(value) for value in errors]
+    return errors

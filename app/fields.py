@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import ValidationError, fields
 
 from app.clock import LOCAL_TZ
 
@@ -21,4 +21,7 @@ class LocalDateTime(fields.AwareDateTime):
         return None if value is None else value.astimezone(LOCAL_TZ).isoformat()
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        try:
+            return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        except OverflowError:  # e.g. 0001-01-01T00:00 in Asia/Shanghai has no UTC equivalent
+            raise ValidationError("is outside the supported range of dates") from None

@@ -29,6 +29,13 @@ class MaskIdentifiers(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask_identifiers(record.getMessage())
         record.args = None
+        if record.exc_info:
+            # A traceback can quote a failed SQL statement with its parameters: format it now,
+            # masked, and drop exc_info so no formatter prints the raw text again.
+            record.exc_text = mask_identifiers(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = mask_identifiers(record.exc_text)
         for key, value in list(vars(record).items()):
             if key not in self._RESERVED and isinstance(value, str):
                 setattr(record, key, mask_identifiers(value))

@@ -20,6 +20,9 @@ blp = Blueprint("push", __name__, url_prefix="/api/v1", description="Preference 
                                                                      "preferences")
 
 
+BIGINT_MAX = 2**63 - 1  # deliveries have BIGINT keys (other <int:…> ids stop at INTEGER's 2**31 - 1)
+
+
 def _me() -> str:
     uscc = principal().uscc
     assert uscc is not None  # taxpayer principals are always bound to a USCC
@@ -123,7 +126,7 @@ class MyInbox(MethodView):
                                 unread_only=query["unread_only"], uow=services().uow())
 
 
-@blp.route("/me/inbox/<int:delivery_id>")
+@blp.route(f"/me/inbox/<int(max={BIGINT_MAX}):delivery_id>")
 class MyInboxItem(MethodView):
     @requires(Role.TAXPAYER)
     @blp.response(200, InboxDetailSchema)
@@ -132,7 +135,7 @@ class MyInboxItem(MethodView):
         return inbox.inbox_item(_me(), delivery_id, uow=services().uow())
 
 
-@blp.route("/me/inbox/<int:delivery_id>/read")
+@blp.route(f"/me/inbox/<int(max={BIGINT_MAX}):delivery_id>/read")
 class MyInboxRead(MethodView):
     @requires(Role.TAXPAYER)
     @blp.response(200, InboxItemSchema)

@@ -9,8 +9,6 @@ total)`` is called after each chunk. Statuses of the touched villages are refres
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -31,7 +29,7 @@ from app.rural.models import Household, Place, RuralImport
 from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
 from app.rural.service import FACT_COLUMNS, fact_columns, require_county
 from app.rural.statuses import refresh_figures
-from app.taxpayers.importer import read_csv_text
+from app.taxpayers.importer import csv_records, read_csv_text
 
 Progress = Callable[[int, int], None]
 
@@ -59,7 +57,7 @@ class ImportReport:
 
 def csv_rows(text: str, required: tuple[str, ...], optional: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, {column: stripped text}) per non-blank line. Raises ``InvalidInput`` for a bad header."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv_records(text)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
@@ -71,6 +69,10 @@ def csv_rows(text: str, required: tuple[str, ...], optional: tuple[str, ...]) ->
     for number, cells in enumerate(reader, start=2):
         if any(cell.strip() for cell in cells):
             yield number, {name: (cells[i].strip() if i < len(cells) else "") for name, i in index.items()}
+
+
+EARLIEST_DAY = date(1900, 1, 1)
+"""No date in a bank's file is older; year 1 minus a few overdue days would leave the calendar (a 500)."""
 
 
 class LineParser:
@@ -112,10 +114,14 @@ class LineParser:
         if raw == "" and default is not None:
             return default
         try:
-            return date.fromisoformat(raw)
+            day = date.fromisoformat(raw)
         except ValueError:
             self.fail(name, "必须是日期 YYYY-MM-DD")
             return date(1970, 1, 1)
+        if day < EARLIEST_DAY:  # also keeps "as_of − days overdue" inside the calendar
+            self.fail(name, f"不能早于 {EARLIEST_DAY.isoformat()}")
+            return date(1970, 1, 1)
+        return day
 
 
 def parse_household(values: dict[str, str], *, today: date) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
@@ -234,8 +240,8 @@ def _apply_households(chunk: list[tuple[int, dict[str, Any]]], *, uow: UnitOfWor
 def start_report(uow: UnitOfWork, kind: str, county_code: str, actor: Actor, filename: str, now: Any, *, rows: int,
            errors: list[dict[str, Any]]) -> ImportReport:
     with uow:
-        record = RuralImport(kind=kind, county_code=county_code, bank_id=actor.bank_id, filename=filename[:255],
-                             imported_by=actor.username, started_at=now)
+        record = RuralImport(kind=kind, county_code=county_code, bank_id=actor.bank_id,
+                             filename=filename.replace("\x00", "")[:255], imported_by=actor.username, started_at=now)
         uow.session.add(record)
         uow.commit()
         return ImportReport(import_id=record.id, rows=rows, errors=errors)

@@ -19,6 +19,15 @@ def _values(kind: Any) -> list[str]:
 
 
 Money = lambda **kw: fields.Decimal(as_string=True, allow_nan=False, **kw)  # noqa: E731
+NOT_BLANK = validate.Regexp(r"\S", error="must not be blank")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: no row has a bigger one, and PostgreSQL refuses it (a 500)
+
+
+def _bounds(low: int, high: int, **metadata: Any) -> dict[str, Any]:
+    """A Range for a Decimal field, documented with numeric bounds: apispec serializes the bounds
+    with the field itself, which gives strings ("100000000000") and a schema OpenAPI tools reject."""
+    return {"validate": validate.Range(min=low, max=high), "metadata": {"minimum": low, "maximum": high, **metadata}}
+
 
 # --- places ---------------------------------------------------------------------------------
 
@@ -32,13 +41,13 @@ class PlaceSchema(Schema):
 
 class PlaceCreateSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=6, max=12))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=100), NOT_BLANK])
     level = fields.String(required=True, validate=validate.OneOf(_values(PlaceLevel)))
     parent_code = fields.String(load_default=None, allow_none=True)
 
 
 class PlaceRenameSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=100), NOT_BLANK])
 
 
 class PlaceQuerySchema(Schema):
@@ -56,14 +65,13 @@ class HouseholdFactsSchema(Schema):
     years_resident = fields.Integer(required=True, validate=validate.Range(min=0, max=150))
     health = fields.String(required=True, validate=validate.OneOf(_values(Health)))
     education = fields.String(required=True, validate=validate.OneOf(_values(Education)))
-    land_area = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0, max=10**7),
-                               metadata={"description": "contracted land, mu"})
+    land_area = fields.Decimal(required=True, allow_nan=False, **_bounds(0, 10**7, description="contracted land, mu"))
     housing = fields.String(load_default="brick_concrete", validate=validate.OneOf(_values(Housing)))
-    assets = Money(required=True, validate=validate.Range(min=0, max=10**11))
-    annual_income = Money(required=True, validate=validate.Range(min=0, max=10**11))
-    operating_income = Money(required=True, validate=validate.Range(min=0, max=10**11))
-    debts = Money(required=True, validate=validate.Range(min=0, max=10**11))
-    deposits = Money(required=True, validate=validate.Range(min=0, max=10**11))
+    assets = Money(required=True, **_bounds(0, 10**11))
+    annual_income = Money(required=True, **_bounds(0, 10**11))
+    operating_income = Money(required=True, **_bounds(0, 10**11))
+    debts = Money(required=True, **_bounds(0, 10**11))
+    deposits = Money(required=True, **_bounds(0, 10**11))
     production_type = fields.String(load_default="planting", validate=validate.OneOf(_values(ProductionType)))
     credit_record = fields.String(required=True, validate=validate.OneOf(_values(CreditRecord)))
     past_defaults = fields.Integer(required=True, validate=validate.Range(min=0, max=1000))
@@ -75,7 +83,7 @@ class HouseholdFactsSchema(Schema):
 
 class HouseholdCreateSchema(HouseholdFactsSchema):
     village_code = fields.String(required=True, validate=validate.Length(equal=12))
-    head_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    head_name = fields.String(required=True, validate=[validate.Length(min=1, max=64), NOT_BLANK])
     id_number = fields.String(required=True, validate=validate.Length(min=1, max=32))
 
 
@@ -101,7 +109,7 @@ class LoanSchema(HouseholdLoanSchema):
 class LoanQuerySchema(Schema):
     county = fields.String(load_default=None)
     village_code = fields.String(load_default=None)
-    household_id = fields.Integer(load_default=None)
+    household_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
     overdue = fields.Boolean(load_default=None, metadata={"description": "only loans with (true) or without arrears"})
 
 
@@ -197,7 +205,7 @@ class RatingSchema(Schema):
 
 class RatingQuerySchema(Schema):
     county = fields.String(load_default=None)
-    household_id = fields.Integer(load_default=None)
+    household_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
     state = fields.String(load_default=None, validate=validate.OneOf(_values(RatingState)))
     village_code = fields.String(load_default=None)
     grade = fields.String(load_default=None, validate=validate.OneOf(_values(RuralGrade)))

@@ -67,16 +67,36 @@ class ImportReport:
 
 
 def read_csv_text(data: bytes) -> str:
-    """Decode an upload as UTF-8 (a BOM is allowed), or raise ``InvalidInput`` on ``file``."""
+    """Decode an upload as UTF-8 (a BOM is allowed), or raise ``InvalidInput`` on ``file``.
+
+    A NUL character is refused here too: no column may hold one (PostgreSQL text cannot)."""
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput.field("file", f"is not UTF-8 text (bad byte at offset {exc.start})") from exc
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise InvalidInput.field("file", f"contains a NUL character (line {line})")
+    return text
+
+
+def csv_records(text: str) -> Iterator[list[str]]:
+    """The CSV's records, header first, read with universal newlines (``\\r`` alone ends a line too).
+
+    Raises ``InvalidInput`` on ``file`` for what the csv module cannot read (an over-long field, a
+    stray quote before a line break), naming the physical line.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise InvalidInput.field("file", f"line {reader.line_num}: {exc}") from None
 
 
 def parse_lines(text: str, *, today: date) -> tuple[list[ImportLine], list[dict[str, Any]]]:
     """Split a CSV into valid lines and per-line errors. Raises ``InvalidInput`` for a bad header."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv_records(text)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
@@ -120,6 +140,9 @@ def _parse_line(number: int, v: dict[str, str], *, today: date) -> tuple[ImportL
         fail("name", "is required")
     elif len(name) > 200:
         fail("name", "is longer than 200 characters")
+    for column, longest in (("region", 12), ("industry", 8)):  # the widths of their columns
+        if len(v.get(column) or "") > longest:
+            fail(column, f"is longer than {longest} characters")
     state = State.NORMAL
     if v.get("state"):
         try:
@@ -189,7 +212,7 @@ def import_grades(
     now = clock.now()
     lines, errors = parse_lines(read_csv_text(data), today=now.date())
     with uow:
-        record = GradeImport(filename=filename[:255], imported_by=imported_by, started_at=now)
+        record = GradeImport(filename=filename.replace("\x00", "")[:255], imported_by=imported_by, started_at=now)
         uow.session.add(record)
         uow.commit()
         report = ImportReport(import_id=record.id, rows=len(lines) + len(errors), errors=errors)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.accounts.domain import Role
@@ -101,3 +103,33 @@ def test_taxpayer_only_ever_gets_its_own_code(factory, client):
     import jwt
 
     assert jwt.decode(token, options={"verify_signature": False})["sub"] == uscc_a
+
+
+OPEN_ROUTES = {("post", "/api/v1/auth/token"), ("get", "/.well-known/jwks.json")}
+PATH_VALUES = {"uscc": "91350100M000100Y43", "code": "330283"}
+
+
+def test_every_route_in_the_openapi_document_names_its_roles_and_refuses_every_other_role(factory, client):
+    _uscc, taxpayer = factory.as_taxpayer("A")
+    headers = {
+        "taxpayer": taxpayer, "clerk": factory.as_clerk(), "tax_admin": factory.as_admin(),
+        "officer": factory.login(factory.user(Role.OFFICER, bank_code="B1", county_code="330283")),
+        "rural_admin": factory.login(factory.user(Role.RURAL_ADMIN, county_code="330283")),
+    }
+    checked = 0
+    for path, operations in client.get("/openapi.json").json["paths"].items():
+        url = path
+        for name, value in PATH_VALUES.items():
+            url = url.replace(f"{{{name}}}", value)
+        url = re.sub(r"\{\w+\}", "1", url)  # integer ids
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"} or (method, path) in OPEN_ROUTES:
+                continue
+            roles = operation.get("x-roles")
+            assert roles and set(roles) <= set(headers), (method, path, roles)
+            assert getattr(client, method)(url).status_code == 401, (method, path)
+            for role in set(headers) - set(roles):
+                response = getattr(client, method)(url, headers=headers[role], json={})
+                assert response.status_code == 403, (method, path, role, response.status_code)
+                checked += 1
+    assert checked > 150

@@ -139,3 +139,26 @@ def test_household_and_loan_imports_over_http_report_bad_lines_and_feed_the_loan
     assert not_utf8.status_code == 422 and "file" in not_utf8.json["errors"]
     other = rf.officer("330281")
     assert client.get(f"{API}/loans", headers=other).json == []
+
+
+def test_filters_naming_our_household_show_another_county_nothing(client, world):
+    other, hid = world["rf"].officer("330281"), world["household"]["id"]
+    for path in (f"/ratings?household_id={hid}", f"/loans?household_id={hid}",
+                 f"/households?village_code={world['ours'][0]}", "/places?parent_code=330283001"):
+        response = client.get(API + path, headers=other)
+        assert response.status_code == 200 and response.json == [], path
+    resolution = client.post(f"{API}/ratings/{world['rating']['id']}/objections/1/resolution", headers=other,
+                             json={"outcome": "dismissed", "note": "外县处理"})
+    assert resolution.status_code == 404
+
+
+def test_a_county_bound_admin_neither_reads_nor_publishes_another_countys_scorecard(client, world):
+    ours = world["rf"].admin("330283")
+    body = client.get(f"{API}/scorecards/{world['rating']['scorecard_id']}", headers=ours).json["body"]
+    unbound = world["rf"].admin()
+    theirs = client.post(f"{API}/scorecards", headers=unbound, json={"body": body, "county_code": "330281"})
+    assert theirs.status_code == 201, theirs.json
+    assert client.get(f"{API}/scorecards/{theirs.json['id']}", headers=ours).status_code == 404
+    assert theirs.json["id"] not in {s["id"] for s in client.get(f"{API}/scorecards", headers=ours).json}
+    refused = client.post(f"{API}/scorecards", headers=ours, json={"body": body, "county_code": "330281"})
+    assert refused.status_code == 403

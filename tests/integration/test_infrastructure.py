@@ -39,3 +39,16 @@ def test_logs_never_carry_a_full_identifier(caplog):
         logger.info("verified %s for person %s", "91350100M000100Y43", "110105194912310029")
     assert caplog.records[0].getMessage() == "verified 9135************43 for person 1101************29"
     assert mask_identifiers("order 12345 ok") == "order 12345 ok"
+
+
+def test_tracebacks_in_logs_are_masked_too(caplog):
+    logger = logging.getLogger("test.masking.tb")
+    logger.addFilter(MaskIdentifiers())
+    with caplog.at_level(logging.ERROR, logger="test.masking.tb"):
+        try:
+            raise ValueError("duplicate key uscc=91350100M000100Y43")
+        except ValueError:
+            logger.exception("insert failed")
+    record = caplog.records[0]
+    assert record.exc_info is None and "9135************43" in record.exc_text
+    assert "91350100M000100Y43" not in record.exc_text

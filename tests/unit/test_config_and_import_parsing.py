@@ -53,3 +53,17 @@ def test_plain_postgresql_urls_use_the_shipped_psycopg_driver(tmp_path):
     cfg = load_config(environ={"SHUIMA_INSTANCE_PATH": str(tmp_path),
                                "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
     assert cfg["DATABASE_URL"] == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def test_local_datetimes_outside_the_utc_range_are_a_validation_error():
+    from marshmallow import Schema, ValidationError
+
+    from app.fields import LocalDateTime
+
+    class When(Schema):
+        at = LocalDateTime()
+
+    assert When().load({"at": "2026-11-25T10:00:00"})["at"].isoformat() == "2026-11-25T02:00:00+00:00"
+    with pytest.raises(ValidationError) as info:
+        When().load({"at": "0001-01-01T00:00:00"})
+    assert "at" in info.value.messages
