@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from flask import Flask, request
+from flask import Flask
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter
 
 from app.clock import Clock
 
@@ -19,6 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from app.events import bus
     from app.extensions import api, db, redis_store
     from app.ops.access_log import init_access_log
+    from app.ops.input_guard import init_input_guard
     from app.ops.logging import configure_logging
     from app.ops.metrics import init_metrics
     from app.services import build_services
@@ -30,7 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
             raise ConfigError("REDIS_URL is not set and no embedded Valkey is running (start one with `make run`)")
 
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
-    app.url_map.converters["int"] = _RowIdConverter  # before any blueprint adds a rule
+    init_input_guard(app)  # before any blueprint adds a rule: it replaces the int converter
     app.config.update(settings)
     if settings["PROXY_HOPS"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -57,8 +57,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
 
     bus.redis = redis_store.client
     bus.enqueue = lambda event_id: redis_store.queue.enqueue("workers.events.deliver_event", event_id)
-
-    app.before_request(_refuse_unusable_input)
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):  # type: ignore[no-untyped-def]
@@ -88,81 +86,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     init_metrics(app)
     init_access_log(app)
     return app
-
-
-MAX_JSON_DEPTH = 32
-"""Deepest nesting of arrays and objects a JSON body may have: the parsers (the JSON decoder, the
-policy-rule parser) recurse, and no request of this API needs more than a handful of levels."""
-
-
-MAX_PAGE = 100_000
-"""Deepest page of any list (``?page=``): far beyond it, the OFFSET overflows the database driver."""
-
-
-def _refuse_unusable_input() -> None:
-    """Answer 422, naming the field, for input no handler can parse or store instead of letting it
-    reach a parser or the database as a 500: a NUL character (PostgreSQL text cannot hold one) in
-    a path parameter, the query string or a JSON body; a lone surrogate (``"\\ud800"`` is valid
-    JSON but no UTF-8 encoder takes it) in a JSON string; JSON nested deeper than MAX_JSON_DEPTH;
-    and a page number past MAX_PAGE (every list pages with the same ``page`` parameter)."""
-    from app.errors import InvalidInput
-
-    for name, value in [*(request.view_args or {}).items(), *request.args.items(multi=True)]:
-        if isinstance(value, str) and "\x00" in value:
-            raise InvalidInput.field(name, "must not contain a NUL character")
-    page = request.args.get("page", "").strip().lstrip("0")
-    if page.isascii() and page.isdigit() and (len(page) > len(str(MAX_PAGE)) or int(page) > MAX_PAGE):
-        raise InvalidInput.field("page", f"must be at most {MAX_PAGE}")
-    mimetype = request.mimetype
-    if not (mimetype == "application/json" or mimetype.endswith("+json")):
-        return
-    try:
-        body = request.get_json(force=True, silent=True)
-    except RecursionError:
-        raise InvalidInput.field("json", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
-    # (value, its JSON path, depth); too deep is reported on the top-level field, bad text on its path
-    stack: list[tuple[Any, str, int]] = [(body, "", 0)]
-    while stack:
-        value, path, depth = stack.pop()
-        if isinstance(value, str):
-            problem = _text_problem(value)
-            if problem:
-                raise InvalidInput.field(path or "json", problem)
-            continue
-        if isinstance(value, (dict, list)) and depth >= MAX_JSON_DEPTH:
-            top = path.split(".")[0].split("[")[0] if depth > 1 else path
-            raise InvalidInput.field(top or "json", f"nested deeper than {MAX_JSON_DEPTH} levels")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                problem = _text_problem(key)
-                if problem:  # named by its parent: echoing the key itself could not be encoded either
-                    raise InvalidInput.field(path or "json", f"a key {problem}")
-                stack.append((item, f"{path}.{key}" if path else key, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, f"{path or 'json'}[{i}]", depth + 1) for i, item in enumerate(value))
-
-
-def _text_problem(text: str) -> str | None:
-    """Why a JSON string cannot be stored, or None."""
-    if "\x00" in text:
-        return "must not contain a NUL character"
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "must be valid Unicode text (it holds a lone surrogate)"
-    return None
-
-
-class _RowIdConverter(IntegerConverter):
-    """``<int:…>`` path ids are row keys, INTEGER columns unless a route says ``<int(max=…):…>``
-    (BIGINT keys): past the column's range no row can match, so the route answers 404 instead of
-    handing the database a parameter it overflows on (SQLite's driver past 64 bits, PostgreSQL's
-    ``integer out of range`` past 32): a 500."""
-
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
 
 
 def _flatten_locations(messages: dict) -> dict:
