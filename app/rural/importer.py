@@ -9,16 +9,15 @@ total)`` is called after each chunk. Statuses of the touched villages are refres
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from sqlalchemy import select
 
 from app.clock import Clock
 from app.db import UnitOfWork
-from app.errors import Forbidden, InvalidInput
+from app.errors import Forbidden
 from app.rural.context import RuralContext
 from app.rural.domain import (
     FACT_ENUMS, MAX_MONEY, MONEY_FACTS, Actor, BadRecord, FactsError, HouseholdFacts, PlaceLevel, check_facts,
@@ -29,7 +28,7 @@ from app.rural.models import Household, Place, RuralImport
 from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
 from app.rural.service import FACT_COLUMNS, fact_columns, require_county
 from app.rural.statuses import refresh_figures
-from app.taxpayers.importer import csv_records, read_csv_text
+from app.csvimport import ImportReport, csv_rows, read_csv_text
 
 Progress = Callable[[int, int], None]
 
@@ -39,36 +38,6 @@ HOUSEHOLD_REQUIRED = ("village_code", "head_name", "id_number", "members", "labo
 HOUSEHOLD_OPTIONAL = ("housing", "production_type", "honours", "bad_records")
 TRUE_WORDS = {"1", "true", "yes", "y", "是"}
 FALSE_WORDS = {"0", "false", "no", "n", "否", ""}
-
-
-@dataclass
-class ImportReport:
-    import_id: int
-    rows: int = 0
-    created: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def rejected(self) -> int:
-        return len(self.errors)
-
-
-def csv_rows(text: str, required: tuple[str, ...], optional: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {column: stripped text}) per non-blank line. Raises ``InvalidInput`` for a bad header."""
-    reader = csv_records(text)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise InvalidInput.field("file", "文件为空") from None
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InvalidInput.field("file", f"表头缺少必需列：{', '.join(missing)}")
-    index = {name: header.index(name) for name in (*required, *optional) if name in header}
-    for number, cells in enumerate(reader, start=2):
-        if any(cell.strip() for cell in cells):
-            yield number, {name: (cells[i].strip() if i < len(cells) else "") for name, i in index.items()}
 
 
 EARLIEST_DAY = date(1900, 1, 1)

@@ -23,7 +23,7 @@ from app.rural.models import Loan
 from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
 from app.rural.service import require_county
 from app.rural.statuses import refresh_figures
-from app.taxpayers.importer import read_csv_text
+from app.csvimport import read_csv_text
 
 LOAN_REQUIRED = ("loan_no", "id_number", "amount", "balance", "days_overdue", "issued_on")
 LOAN_OPTIONAL = ("as_of",)

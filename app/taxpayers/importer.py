@@ -9,9 +9,7 @@ than the taxpayer's current grade is reported as skipped rather than overriding 
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
@@ -19,8 +17,8 @@ from typing import Any, Callable, Iterator
 from sqlalchemy import bindparam, insert, select, update
 
 from app.clock import Clock
+from app.csvimport import ImportReport, csv_rows, read_csv_text
 from app.db import UnitOfWork
-from app.errors import InvalidInput
 from app.taxpayers.cache import StatusCache
 from app.taxpayers.domain import (
     Grade, GradesImported, GradeRuleError, GradeStatus, SizeClass, State, UsccError, check_grade_record,
@@ -52,66 +50,18 @@ class ImportLine:
 
 
 @dataclass
-class ImportReport:
-    import_id: int
-    rows: int = 0
-    created: int = 0
-    changed: int = 0
-    unchanged: int = 0
+class GradeImportReport(ImportReport):
+    """Also counts lines skipped because they are older than the taxpayer's current grade."""
+
     skipped: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def rejected(self) -> int:
-        return len(self.errors)
-
-
-def read_csv_text(data: bytes) -> str:
-    """Decode an upload as UTF-8 (a BOM is allowed), or raise ``InvalidInput`` on ``file``.
-
-    A NUL character is refused here too: no column may hold one (PostgreSQL text cannot)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput.field("file", f"is not UTF-8 text (bad byte at offset {exc.start})") from exc
-    nul = text.find("\x00")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        raise InvalidInput.field("file", f"contains a NUL character (line {line})")
-    return text
-
-
-def csv_records(text: str) -> Iterator[list[str]]:
-    """The CSV's records, header first, read with universal newlines (``\\r`` alone ends a line too).
-
-    Raises ``InvalidInput`` on ``file`` for what the csv module cannot read (an over-long field, a
-    stray quote before a line break), naming the physical line.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        yield from reader
-    except csv.Error as exc:
-        raise InvalidInput.field("file", f"line {reader.line_num}: {exc}") from None
 
 
 def parse_lines(text: str, *, today: date) -> tuple[list[ImportLine], list[dict[str, Any]]]:
     """Split a CSV into valid lines and per-line errors. Raises ``InvalidInput`` for a bad header."""
-    reader = csv_records(text)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise InvalidInput.field("file", "is empty") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise InvalidInput.field("file", f"header lacks required column(s): {', '.join(missing)}")
-    index = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
     good: list[ImportLine] = []
     errors: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for number, cells in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in cells):
-            continue
-        values = {name: (cells[i].strip() if i < len(cells) else "") for name, i in index.items()}
+    for number, values in csv_rows(text, REQUIRED_COLUMNS, OPTIONAL_COLUMNS):
         parsed, problems = _parse_line(number, values, today=today)
         if parsed is not None and parsed.uscc in seen:
             problems = {"uscc": [f"duplicate of line {seen[parsed.uscc]}"]}
@@ -207,7 +157,7 @@ def import_grades(
     clock: Clock,
     chunk_rows: int = 5000,
     progress: Progress | None = None,
-) -> ImportReport:
+) -> GradeImportReport:
     """Load a grades CSV; returns the report. Raises ``InvalidInput`` only for a bad file."""
     now = clock.now()
     lines, errors = parse_lines(read_csv_text(data), today=now.date())
@@ -215,7 +165,7 @@ def import_grades(
         record = GradeImport(filename=filename.replace("\x00", "")[:255], imported_by=imported_by, started_at=now)
         uow.session.add(record)
         uow.commit()
-        report = ImportReport(import_id=record.id, rows=len(lines) + len(errors), errors=errors)
+        report = GradeImportReport(import_id=record.id, rows=len(lines) + len(errors), errors=errors)
     done = len(errors)
     if progress:
         progress(done, report.rows)
@@ -250,7 +200,7 @@ _FIELDS = (
 
 
 def _apply_chunk(
-    chunk: list[ImportLine], *, uow: UnitOfWork, report: ImportReport, import_id: int, by: str, now: datetime,
+    chunk: list[ImportLine], *, uow: UnitOfWork, report: GradeImportReport, import_id: int, by: str, now: datetime,
 ) -> list[GradeStatus]:
     session = uow.session
     current = {row.uscc: row for row in session.execute(select(*_FIELDS).where(Taxpayer.uscc.in_([l.uscc for l in chunk])))}

@@ -101,7 +101,7 @@ def test_a_bad_header_is_a_422_on_the_file():
 
     with pytest.raises(InvalidInput) as info:
         list(csv_rows("village_code,head_name\n", HOUSEHOLD_REQUIRED, ()))
-    assert info.value.errors["file"][0].startswith("表头缺少必需列")
+    assert info.value.errors["file"][0].startswith("header lacks required column(s)")
 
 
 def test_progress_is_reported_per_chunk_and_ends_at_the_total(app, setup):

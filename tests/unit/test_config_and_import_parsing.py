@@ -8,7 +8,8 @@ import pytest
 
 from app.config import ConfigError, load_config
 from app.errors import InvalidInput
-from app.taxpayers.importer import parse_lines, read_csv_text
+from app.csvimport import read_csv_text
+from app.taxpayers.importer import parse_lines
 
 
 def test_production_mode_refuses_to_start_without_a_secret(tmp_path):
