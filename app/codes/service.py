@@ -5,21 +5,21 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Callable
 
 import jwt
-from sqlalchemy import insert
 
 from app.accounts.domain import Principal
 from app.clock import Clock
+from app.codes.audit import VerificationAudit
 from app.codes.cache import CachedCode, CodeCache
 from app.codes.domain import Color, PrivilegeCatalogue, Verdict, code_claims, color_for, judge_freshness
+from app.codes.jws import check_token
 from app.codes.keys import Keyring
-from app.codes.models import Verification
 from app.db import UnitOfWork
 from app.errors import NotFound, RateLimited
 from app.ratelimit import RateLimiter
-from app.taxpayers.cache import StatusCache, status_version
+from app.taxpayers.cache import StatusCache, status_version, tp_key
 from app.taxpayers.domain import GradeStatus, mask_company_name, mask_uscc
 from app.taxpayers.service import current_status
 
@@ -98,20 +98,30 @@ class VerificationResult:
 
 
 def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: StatusCache, keyring: Keyring,
-                privileges: PrivilegeCatalogue, limiter: RateLimiter, clock: Clock,
+                privileges: PrivilegeCatalogue, limiter: RateLimiter, audit: VerificationAudit, clock: Clock,
                 settings: CodeSettings) -> VerificationResult:
     """Check a scanned token and record the scan. A bad token is a verdict, never an exception.
 
-    Raises ``RateLimited`` when the clerk has used up the per-clerk limit.
+    One Redis round trip counts the clerk's attempt and reads the taxpayer's status; the
+    audit row is the only SQL on a warm cache. Raises ``RateLimited`` when the clerk has used
+    up the per-clerk limit (nothing is audited or answered then).
     """
-    if not limiter.hit(settings.verify_limit, "verify", str(clerk.user_id)):
+    # The token is checked before the clerk's attempt is counted so that the count and the
+    # status read share one Redis round trip; over the limit, nothing is answered or audited.
+    now = clock.now()
+    verdict, claims = check_token(token, public_key=keyring.public_key, issuer=settings.issuer,
+                                  leeway=settings.leeway, now=now)
+    uscc = str(claims["sub"]) if verdict is Verdict.OK and claims else None
+    allowed, cached = limiter.hit_and_get(settings.verify_limit, "verify", str(clerk.user_id),
+                                          get=[tp_key(uscc, "status")] if uscc else ())
+    if not allowed:
         raise RateLimited("too many verifications from this counter; wait and try again",
                           retry_after=limiter.retry_after(settings.verify_limit, "verify", str(clerk.user_id)))
-    now = clock.now()
-    verdict, claims = _check_token(token, keyring=keyring, settings=settings, now=now)
     status = None
-    if verdict is Verdict.OK:
-        status = current_status(str(claims["sub"]), uow=uow, cache=status_cache)
+    if uscc is not None and claims is not None:
+        status = StatusCache.decode(cached[0]) if cached and cached[0] else None
+        if status is None:  # a miss (or Redis down): the database, then fill the cache
+            status = current_status(uscc, uow=uow, cache=status_cache)
         verdict = Verdict.UNKNOWN_TAXPAYER if status is None else judge_freshness(claims, status)
     color = color_for(status.grade, status.state) if status else None
     result = VerificationResult(
@@ -119,48 +129,16 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
         privileges=[p.to_dict() for p in privileges.for_color(color)] if color else [],
         verified_at=now, token_color=claims.get("color") if claims else None,
     )
-    with uow:
-        # A Core INSERT, not session.add(): the ORM flush machinery cost about a quarter of a
-        # verification's CPU for one append-only row (loadtests/bench.py, docs/performance.md).
-        uow.session.execute(insert(Verification.__table__), [dict(
-            clerk_id=clerk.user_id, clerk_username=clerk.username, bank_id=clerk.bank_id,
-            uscc=str(claims["sub"])[:18] if claims and claims.get("sub") else None,
-            jti=str(claims.get("jti"))[:64] if claims else None,
-            valid=result.valid, reason=verdict.value,
-            grade=status.grade.value if status and status.grade else None,
-            color=color.value if color else None, state=status.state.value if status else None,
-            verified_at=now, details={"token_color": result.token_color} if result.token_color else {},
-        )])
-        uow.commit()
+    audit.record(dict(
+        clerk_id=clerk.user_id, clerk_username=clerk.username, bank_id=clerk.bank_id,
+        uscc=str(claims["sub"])[:18] if claims and claims.get("sub") else None,
+        jti=str(claims.get("jti"))[:64] if claims else None,
+        valid=result.valid, reason=verdict.value,
+        grade=status.grade.value if status and status.grade else None,
+        color=color.value if color else None, state=status.state.value if status else None,
+        verified_at=now, details={"token_color": result.token_color} if result.token_color else {},
+    ))
     return result
-
-
-def _check_token(token: str, *, keyring: Keyring, settings: CodeSettings,
-                 now: datetime) -> tuple[Verdict, dict[str, Any] | None]:
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError:
-        return Verdict.MALFORMED, None
-    kid = header.get("kid")
-    if header.get("alg") != "EdDSA" or not isinstance(kid, str):
-        return Verdict.MALFORMED, None
-    public = keyring.public_key(kid)
-    if public is None:
-        return Verdict.UNKNOWN_KEY, None
-    try:
-        claims = jwt.decode(
-            token, public, algorithms=["EdDSA"], issuer=settings.issuer,
-            leeway=settings.leeway.total_seconds(),
-            options={"require": ["exp", "iat", "sub", "jti"], "verify_exp": False, "verify_iat": False},
-        )
-    except jwt.InvalidSignatureError:
-        return Verdict.BAD_SIGNATURE, None
-    except jwt.InvalidTokenError:
-        return Verdict.MALFORMED, None
-    # Expiry is judged against the injected clock, not the process's wall time.
-    if not isinstance(claims.get("exp"), int) or _ts(claims["exp"]) + settings.leeway < now:
-        return Verdict.EXPIRED, claims
-    return Verdict.OK, claims
 
 
 def _ts(seconds: int) -> datetime:

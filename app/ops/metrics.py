@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -21,17 +22,29 @@ LATENCY = Histogram(
 
 
 def init_metrics(app: Flask) -> None:
+    # Label children by label values: ``labels()`` validates and locks on every call, and in
+    # multiprocess mode (PROMETHEUS_MULTIPROC_DIR) each child is an mmap-backed value; the
+    # routes are few, so the caches stay small.
+    counters: dict[tuple[str, str, int], Any] = {}
+    timers: dict[tuple[str, str], Any] = {}
+
     @app.before_request
     def _start_timer() -> None:
         g._started = time.perf_counter()
 
     @app.after_request
     def _record(response: Response) -> Response:
-        endpoint = request.endpoint or "unmatched"
+        method, endpoint, status = request.method, request.endpoint or "unmatched", response.status_code
         started = g.pop("_started", None)
         if started is not None:
-            LATENCY.labels(request.method, endpoint).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+            timer = timers.get((method, endpoint))
+            if timer is None:
+                timer = timers[(method, endpoint)] = LATENCY.labels(method, endpoint)
+            timer.observe(time.perf_counter() - started)
+        counter = counters.get((method, endpoint, status))
+        if counter is None:
+            counter = counters[(method, endpoint, status)] = REQUESTS.labels(method, endpoint, str(status))
+        counter.inc()
         return response
 
     @app.get("/metrics")

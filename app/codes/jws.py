@@ -1,0 +1,123 @@
+"""Verifying code tokens: a direct Ed25519 check for the tokens we issue, PyJWT for the rest.
+
+A code token we issue is a compact JWS with a ``{"alg","kid","typ"}`` header, unpadded
+base64url segments and exactly the claims of ``code_claims``. For that shape, PyJWT's generic
+``decode`` (per-character alphabet checks, option merging, claim validators) costs several
+times the Ed25519 verification itself, so ``check_token`` parses the three segments, verifies
+the signature over ``header.payload`` with ``cryptography`` and checks the few claims a code
+carries. Anything of another shape (padding, extra header fields such as ``b64`` or ``crit``,
+extra claims such as ``nbf`` or ``aud``, undecodable JSON) goes through the PyJWT path, so every
+verdict — ``bad_signature``, ``unknown_key``, ``expired``, ``malformed`` — is the one PyJWT
+would have given (tests/e2e/test_verification_security.py, tests/unit/test_code_jws.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from app.codes.domain import Verdict
+
+#: Three unpadded base64url segments: the only shape the fast path accepts.
+_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+_HEADER_FIELDS = frozenset({"alg", "kid", "typ"})
+_CLAIMS = frozenset({"iss", "sub", "grade", "color", "state", "iat", "exp", "jti"})
+_REQUIRED = ("exp", "iat", "sub", "jti")
+
+KeyLookup = Callable[[str], "Ed25519PublicKey | None"]
+
+
+class _Unusual(Exception):
+    """The token is not of the shape we issue: let PyJWT judge it."""
+
+
+def _b64decode(segment: str) -> bytes:
+    if len(segment) % 4 == 1:
+        raise _Unusual
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def check_token(token: str, *, public_key: KeyLookup, issuer: str, leeway: timedelta,
+                now: datetime) -> tuple[Verdict, dict[str, Any] | None]:
+    """The verdict on a scanned token and, when its signature holds, its claims."""
+    try:
+        return _fast(token, public_key=public_key, issuer=issuer, leeway=leeway, now=now)
+    except _Unusual:
+        return check_token_pyjwt(token, public_key=public_key, issuer=issuer, leeway=leeway, now=now)
+
+
+def _fast(token: str, *, public_key: KeyLookup, issuer: str, leeway: timedelta,
+          now: datetime) -> tuple[Verdict, dict[str, Any] | None]:
+    match = _COMPACT.fullmatch(token)
+    if match is None:
+        raise _Unusual
+    header_b64, payload_b64, signature_b64 = match.groups()
+    try:
+        header = json.loads(_b64decode(header_b64))
+    except ValueError:
+        raise _Unusual from None
+    if not isinstance(header, dict) or not header.keys() <= _HEADER_FIELDS:
+        raise _Unusual
+    kid = header.get("kid")
+    if header.get("alg") != "EdDSA" or not isinstance(kid, str):
+        return Verdict.MALFORMED, None
+    public = public_key(kid)
+    if public is None:
+        return Verdict.UNKNOWN_KEY, None
+    payload, signature = _b64decode(payload_b64), _b64decode(signature_b64)
+    try:
+        public.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
+    except InvalidSignature:
+        return Verdict.BAD_SIGNATURE, None
+    try:
+        claims = json.loads(payload)
+    except ValueError:
+        raise _Unusual from None
+    if not isinstance(claims, dict) or not claims.keys() <= _CLAIMS:
+        raise _Unusual
+    if any(claims.get(name) is None for name in _REQUIRED) or claims.get("iss") is None:
+        return Verdict.MALFORMED, None  # PyJWT: MissingRequiredClaimError
+    if claims["iss"] != issuer or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
+        return Verdict.MALFORMED, None  # PyJWT: InvalidIssuerError, InvalidSubjectError, InvalidJTIError
+    return _judge_expiry(claims, leeway=leeway, now=now)
+
+
+def check_token_pyjwt(token: str, *, public_key: KeyLookup, issuer: str, leeway: timedelta,
+                      now: datetime) -> tuple[Verdict, dict[str, Any] | None]:
+    """The reference verifier (PyJWT), for tokens not of the shape we issue."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        return Verdict.MALFORMED, None
+    kid = header.get("kid")
+    if header.get("alg") != "EdDSA" or not isinstance(kid, str):
+        return Verdict.MALFORMED, None
+    public = public_key(kid)
+    if public is None:
+        return Verdict.UNKNOWN_KEY, None
+    try:
+        claims = jwt.decode(
+            token, public, algorithms=["EdDSA"], issuer=issuer, leeway=leeway.total_seconds(),
+            options={"require": ["exp", "iat", "sub", "jti"], "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.InvalidSignatureError:
+        return Verdict.BAD_SIGNATURE, None
+    except jwt.InvalidTokenError:
+        return Verdict.MALFORMED, None
+    return _judge_expiry(claims, leeway=leeway, now=now)
+
+
+def _judge_expiry(claims: dict[str, Any], *, leeway: timedelta,
+                  now: datetime) -> tuple[Verdict, dict[str, Any] | None]:
+    # Expiry is judged against the injected clock, not the process's wall time.
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or datetime.fromtimestamp(exp, tz=timezone.utc) + leeway < now:
+        return Verdict.EXPIRED, claims
+    return Verdict.OK, claims

@@ -1,0 +1,53 @@
+"""Access tokens: verified once per process, expiry judged at every read."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+
+from app.accounts.domain import Principal, Role
+from app.accounts.security import AccessTokens
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
+CLERK = Principal(7, "clerk7", Role.CLERK, bank_id=3)
+
+
+def _tokens(**kwargs: object) -> AccessTokens:
+    return AccessTokens(secret="s" * 40, ttl=timedelta(hours=1), issuer="https://shuima.example.cn", **kwargs)
+
+
+def test_a_remembered_token_still_expires_at_its_exp():
+    tokens = _tokens()
+    token = tokens.issue(CLERK, now=NOW)
+    assert tokens.read(token, now=NOW) == CLERK  # verified and remembered
+    assert tokens.read(token, now=NOW + timedelta(minutes=59, seconds=59)) == CLERK
+    with pytest.raises(jwt.ExpiredSignatureError):
+        tokens.read(token, now=NOW + timedelta(hours=1))
+
+
+def test_a_token_read_first_after_expiry_is_refused():
+    tokens = _tokens()
+    token = tokens.issue(CLERK, now=NOW)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        tokens.read(token, now=NOW + timedelta(hours=2))
+    assert tokens.read(token, now=NOW) == CLERK
+
+
+def test_a_forged_token_is_refused_every_time():
+    tokens, forger = _tokens(), AccessTokens(secret="f" * 40, ttl=timedelta(hours=1),
+                                             issuer="https://shuima.example.cn")
+    forged = forger.issue(CLERK, now=NOW)
+    for _ in range(2):
+        with pytest.raises(jwt.InvalidSignatureError):
+            tokens.read(forged, now=NOW)
+
+
+def test_the_memory_of_verified_tokens_is_bounded():
+    tokens = _tokens(cache_size=2)
+    issued = [tokens.issue(Principal(i, f"u{i}", Role.TAXPAYER, uscc="91330200MA2AAAAA1X"), now=NOW)
+              for i in range(5)]
+    assert [tokens.read(t, now=NOW).user_id for t in issued] == [0, 1, 2, 3, 4]
+    assert len(tokens._verified) == 2
+    assert tokens.read(issued[0], now=NOW).user_id == 0  # evicted ones verify again
