@@ -110,11 +110,16 @@ def grades_import(file: Path, imported_by: str) -> None:
                                    progress=progress)
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
-    for error in report.errors:
-        reasons = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in error["errors"].items())
-        click.echo(f"line {error['line']}: {reasons}", err=True)
+    _echo_bad_lines(report.errors)
     click.echo(f"import {report.import_id}: {report.rows} rows, {report.created} created, {report.changed} changed, "
                f"{report.unchanged} unchanged, {report.skipped} skipped (older year), {report.rejected} rejected")
+
+
+def _echo_bad_lines(errors: list[dict]) -> None:
+    """One stderr line per rejected CSV line: its number and every field's reasons."""
+    for error in errors:
+        reasons = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in error["errors"].items())
+        click.echo(f"line {error['line']}: {reasons}", err=True)
 
 
 @cli.group()
@@ -222,9 +227,7 @@ def _rural_import(kind: str, file: Path, officer: str) -> None:
                          ctx=rural_context(), progress=progress)
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
-    for error in report.errors:
-        reasons = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in error["errors"].items())
-        click.echo(f"line {error['line']}: {reasons}", err=True)
+    _echo_bad_lines(report.errors)
     click.echo(f"import {report.import_id}: {report.rows} rows, {report.created} created, {report.changed} changed, "
                f"{report.unchanged} unchanged, {report.rejected} rejected")
 

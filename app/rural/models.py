@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UtcDateTime, utcnow
+from app.db import Base, ImportRunColumns, UtcDateTime, utcnow
 
 Money = Numeric(14, 2)
 
@@ -158,22 +158,11 @@ class Loan(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class RuralImport(Base):
+class RuralImport(ImportRunColumns, Base):
     """One run of a households or loans CSV import, with its report."""
 
     __tablename__ = "rural_imports"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # households | loans
     county_code: Mapped[str] = mapped_column(String(6), index=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
-    filename: Mapped[str] = mapped_column(String(255))
-    imported_by: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    rows: Mapped[int] = mapped_column(default=0)
-    created: Mapped[int] = mapped_column(default=0)
-    changed: Mapped[int] = mapped_column(default=0)
-    unchanged: Mapped[int] = mapped_column(default=0)
-    rejected: Mapped[int] = mapped_column(default=0)
-    errors: Mapped[list] = mapped_column(JSON, default=list)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UtcDateTime, utcnow
+from app.db import Base, ImportRunColumns, UtcDateTime, utcnow
 
 
 class Taxpayer(Base):
@@ -33,22 +33,10 @@ class Taxpayer(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class GradeImport(Base):
+class GradeImport(ImportRunColumns, Base):
     """One run of the bulk loader, with its report."""
 
     __tablename__ = "grade_imports"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    filename: Mapped[str] = mapped_column(String(255))
-    imported_by: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    rows: Mapped[int] = mapped_column(default=0)
-    created: Mapped[int] = mapped_column(default=0)
-    changed: Mapped[int] = mapped_column(default=0)
-    unchanged: Mapped[int] = mapped_column(default=0)
-    rejected: Mapped[int] = mapped_column(default=0)
-    errors: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class GradeRecord(Base):
