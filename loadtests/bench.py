@@ -15,7 +15,11 @@ One run, one machine, one gunicorn configuration for both servers:
    (``bench.lua``) that rotates credentials and code tokens and checks every answer;
 4. renders badges with the fast and the naive renderer in this process, interleaved;
 5. measures Redis memory per taxpayer with ``MEMORY USAGE`` on real keys;
-6. prints a table and exits 1 when a ratio misses its target.
+6. after the servers have stopped, the long rows: push fan-out to ``--push-taxpayers`` inboxes
+   with 2 RQ workers (``loadtests/bench_push.py``) and rating ``--rural-households`` households
+   end to end (``loadtests/bench_rural.py``), each run as its own process on its own database;
+   ``--skip-long`` leaves them out (they add about a minute at full scale);
+7. prints a table and exits 1 when a ratio misses its target.
 
 The per-clerk verification limit (``SHUIMA_VERIFY_RATE_LIMIT``, 120/min) is raised for the run:
 wrk replays the 1,000 seeded clerks' credentials at hundreds of requests per second. The
@@ -241,6 +245,55 @@ def _service_rows(bench: Bench, verify: Path, fetch: Path, badge_bearers: Path |
     return rows, figures
 
 
+def _run_bench_script(module: str, options: list[str], timeout: float) -> dict:
+    """Run ``python -m loadtests.<module>`` and return the figures of its ``BENCH {json}`` line.
+
+    Its progress goes to our stderr as it comes; raises ``RuntimeError`` when it fails.
+    """
+    print(f"running loadtests.{module} {' '.join(options)}…", file=sys.stderr)
+    done = subprocess.run([sys.executable, "-m", f"loadtests.{module}", *options], cwd=ROOT, stdout=subprocess.PIPE,
+                          text=True, timeout=timeout, check=False)
+    line = next((l for l in reversed(done.stdout.splitlines()) if l.startswith("BENCH ")), None)
+    if done.returncode or line is None:
+        raise RuntimeError(f"exit {done.returncode}: {done.stdout.strip()[-300:]}")
+    return json.loads(line[len("BENCH "):])
+
+
+def long_rows(args: argparse.Namespace, database_url: str | None) -> list[Row]:
+    """Wall times of the push fan-out and of rating a county's households, from their own scripts.
+
+    Each script makes its own database (a fresh SQLite file, or ``database_url`` whose schema is
+    reset first) and its own embedded Valkey unless REDIS_URL is set.
+    """
+    rows: list[Row] = []
+    db = "PostgreSQL" if database_url else "SQLite"
+    url_option = ["--database-url", database_url] if database_url else []
+    n = f"{args.push_taxpayers:,}"
+    try:
+        push = _run_bench_script("bench_push", ["--taxpayers", str(args.push_taxpayers), "--workers",
+                                                str(args.push_workers), *url_option], timeout=1200)
+        rows.append(Row(f"push fan-out to {n} inboxes ({args.push_workers} workers, {db}): publish → all delivered",
+                        f"{push['delivered_s']:.1f} s", f"{push['delivered'] / push['delivered_s']:,.0f} deliveries/s; "
+                        f"all rows written {push['written_s'] or float('nan'):.1f} s"))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        rows.append(Row(f"push fan-out to {n} inboxes", "failed", str(exc)[:200], ok=False))
+    n = f"{args.rural_households:,}"
+    try:
+        if database_url:
+            _reset_postgres(database_url)  # bench_rural needs an empty database (bench_push resets its own)
+        rural = _run_bench_script("bench_rural", ["--households", str(args.rural_households), *url_option],
+                                  timeout=1200)
+        stages = rural["stages"]
+        proposals = next((s for label, s in stages.items() if label.startswith("rate every household")), None)
+        full = args.rural_households >= 50_000
+        rows.append(Row(f"rate {n} households end to end ({rural['villages']} villages, {db})",
+                        f"{rural['end_to_end_s']:.1f} s", f"proposals {proposals:.1f} s" if proposals else "",
+                        None, "< 60 s" if full else "", (rural["end_to_end_s"] < 60) if full else None))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        rows.append(Row(f"rate {n} households end to end", "failed", str(exc)[:200], ok=False))
+    return rows
+
+
 def _reset_postgres(url: str) -> None:
     from sqlalchemy import create_engine, text
 
@@ -272,6 +325,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", help="compare gunicorn settings, e.g. gthread:2:4,sync:2:1,sync:3:1")
     parser.add_argument("--gunicorn-args", default="", help="extra gunicorn options for both servers")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (database, server logs)")
+    parser.add_argument("--skip-long", action="store_true",
+                        help="leave out the long wall-time rows (push fan-out, rating a county's households)")
+    parser.add_argument("--push-taxpayers", type=int, default=300_000,
+                        help="inboxes the push fan-out row fills (loadtests/bench_push.py)")
+    parser.add_argument("--push-workers", type=int, default=2, help="RQ workers for the push fan-out row")
+    parser.add_argument("--rural-households", type=int, default=50_000,
+                        help="households the rural rating row files and rates (loadtests/bench_rural.py)")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
@@ -315,8 +375,6 @@ def main(argv: list[str] | None = None) -> int:
                 seeded < 60 or args.taxpayers < 300_000),
             Row("seed again (idempotent: no change)", f"{reseeded:.1f} s"),
         ]
-        # EXTENSION POINTS: push fan-out to 300,000 (issue 3) and rating 50,000 households
-        # (issue 4) add wall-time rows here, timed in this process like the import above.
         rows += _badge_rows(app, args.badge_rounds)
 
         if args.configs:
@@ -341,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"work directory kept: {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    if not args.skip_long:
+        rows += long_rows(args, url if args.database_url else None)
     print()
     print_table(rows)
     missed = [r.what for r in rows if r.ok is False]

@@ -8,13 +8,16 @@ SQL like any other) and polls until every inbox row is ``delivered``. Uses an em
 unless REDIS_URL is set and a fresh SQLite file unless --database-url is given. A PostgreSQL
 database given here is emptied first (its public schema is dropped): use a scratch database.
 Quiet hours are switched off for the run (``SHUIMA_PUSH_QUIET_HOURS=off``) so the figures do
-not depend on the time of day.
+not depend on the time of day. The last line of the output, ``BENCH {json}``, carries the
+figures for ``loadtests.bench``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -141,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"backend={backend} taxpayers={args.taxpayers:,} workers={args.workers} chunk={args.chunk}")
         print(f"publish → all rows written   {written_at or float('nan'):6.1f} s")
         print(f"publish → all inbox delivered {elapsed:6.1f} s  ({delivered / elapsed:,.0f} deliveries/s)")
+        print("BENCH " + json.dumps({"backend": backend, "taxpayers": args.taxpayers, "workers": args.workers,
+                                     "seed_s": round(seconds, 2), "written_s": written_at and round(written_at, 2),
+                                     "delivered_s": round(elapsed, 2), "delivered": delivered}))
         return 0 if delivered >= args.taxpayers else 1
     finally:
         for worker in workers:
@@ -152,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 worker.kill()
         if valkey:
             valkey.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,17 @@ household (scored in Python a batch at a time, inserted in bulk), let the public
 (the clock is moved 8 days), confirm every rating with its loan limit, load the bank's loans,
 then rate every village, township and the county from scratch and write the report and chart.
 Uses an embedded Valkey unless REDIS_URL is set, and a fresh SQLite file unless --database-url
-is given (that database must be empty; its tables are created by the migrations).
+is given (that database must be empty; its tables are created by the migrations). The last
+line of the output, ``BENCH {json}``, carries the figures for ``loadtests.bench``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -34,11 +37,15 @@ class BenchClock:
         return self.current
 
 
-def households_csv(villages: list[str], count: int, seed: int = 2020) -> tuple[bytes, list[str]]:
+def households_csv(villages: list[str], count: int, seed: int = 2020,
+                   region: str = "330283") -> tuple[bytes, list[str]]:
     """``count`` plausible households spread over ``villages``; returns the CSV and the ID numbers.
 
     Six villages in ten are well-off (most households rate A or better), the rest mixed, so the
-    county has credit villages of every star level and villages that miss.
+    county has credit villages of every star level and villages that miss. ID numbers start with
+    ``region`` (use a different one per county: an ID number is filed in one county only).
+    Household ``n`` lives in village ``n % len(villages)`` and its line depends only on the lines
+    before it, so a larger ``count`` with the same villages only appends lines.
     """
     from app.rural.idcard import id_check_char
 
@@ -46,7 +53,7 @@ def households_csv(villages: list[str], count: int, seed: int = 2020) -> tuple[b
     lines, ids = [HEADER], []
     born = date(1950, 1, 1)
     for n in range(count):
-        first17 = f"330283{born + timedelta(days=n // 900):%Y%m%d}{n % 900:03d}"
+        first17 = f"{region}{born + timedelta(days=n // 900):%Y%m%d}{n % 900:03d}"
         number = first17 + id_check_char(first17)
         ids.append(number)
         village = n % len(villages)
@@ -182,9 +189,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"end to end {elapsed:.1f} s for {len(ids):,} households in {len(villages)} villages: "
                   f"{f.credit_households:,} credit households, {f.with_limit:,} limits totalling "
                   f"{f.total_limits:,.0f} yuan; balance {f.balance:,.0f}, NPL {f.npl_balance:,.0f}")
+            print("BENCH " + json.dumps({"backend": url.split(":")[0], "households": len(ids),
+                                         "villages": len(villages), "end_to_end_s": round(elapsed, 2),
+                                         "stages": {label: round(seconds, 2) for label, seconds, _ in timings},
+                                         "credit_households": f.credit_households}))
     finally:
         if valkey:
             valkey.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

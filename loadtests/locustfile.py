@@ -20,6 +20,11 @@ Personas and weights (a compressed day; docs/performance.md has the arithmetic f
   be valid, ``ok`` and show the seeded color; now and then a tampered screenshot, which must be
   refused as ``bad_signature``. Each clerk scans at most one code every 1.5–4 s, under the
   per-clerk limit of 120/min, so the limit stays as configured.
+- ``Officer`` (weight 2, when the rural module is deployed): a bank officer of a seeded county
+  (``lt-officer-<county>``, one account per county, so officers share it) working through its
+  own village (each simulated officer takes a different one): pages through the county's
+  households, proposes a rating for an unrated household of its village and reads the village's
+  status, every 5–15 s.
 - ``Admin`` (exactly one): imports a small grades file every 20–40 s (new firms plus re-sent
   unchanged lines) and looks taxpayers up.
 
@@ -50,7 +55,8 @@ from app.codes.domain import color_for  # noqa: E402 - pure rules, no I/O
 from app.taxpayers.domain import Grade, State  # noqa: E402
 from loadtests.population import population  # noqa: E402
 from loadtests.seed import (  # noqa: E402
-    ADMIN_USERNAME, BANKS, CLERKS_PER_BANK, clerk_username, read_password, taxpayer_username,
+    ADMIN_USERNAME, BANKS, CLERKS_PER_BANK, clerk_username, officer_username, read_password, rural_scale,
+    taxpayer_username, village_codes,
 )
 
 TAXPAYERS = int(os.environ.get("SHUIMA_LOADTEST_TAXPAYERS", "300000"))
@@ -84,6 +90,8 @@ class World:
         self.resend_lines: list[str] = []
         self.fresh: collections.deque[tuple[float, str, Seeded]] = collections.deque(maxlen=5000)
         self.has_inbox = False  # set at test start from the service's OpenAPI paths
+        self.has_rural = False
+        self.villages: Iterator[tuple[str, str]] = iter(())  # (county, village) for officers
 
     def load(self) -> None:
         started = time.perf_counter()
@@ -109,6 +117,9 @@ class World:
         rng.shuffle(clerks)
         self.clerks = iter(clerks)
         self.new_lines = itertools.cycle(new_lines)  # after 20,000 new firms the lines re-send unchanged
+        villages = [(county, v) for county, _name in rural_scale(TAXPAYERS).counties for v in village_codes(county)]
+        rng.shuffle(villages)
+        self.villages = iter(villages)
         print(f"locustfile: {TAXPAYERS:,} seeded identities loaded in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
 
@@ -125,6 +136,13 @@ class World:
         if who is None:
             raise StopUser()
         return who
+
+    def next_village(self) -> tuple[str, str]:
+        with self.lock:
+            village = next(self.villages, None)
+        if village is None:
+            raise StopUser()  # one simulated officer per seeded village
+        return village
 
     def offer(self, token: str, who: Seeded) -> None:
         self.fresh.append((time.monotonic(), token, who))
@@ -157,7 +175,9 @@ def _discover_modules(environment, **_kwargs) -> None:  # type: ignore[no-untype
     with urllib.request.urlopen(f"{environment.host}/openapi.json", timeout=10) as response:
         paths = json.loads(response.read())["paths"]
     WORLD.has_inbox = "/api/v1/me/inbox" in paths
-    print(f"locustfile: push inbox {'on' if WORLD.has_inbox else 'absent'}", file=sys.stderr)
+    WORLD.has_rural = "/api/v1/rural/households/{household_id}/ratings" in paths
+    print(f"locustfile: push inbox {'on' if WORLD.has_inbox else 'absent'}, "
+          f"rural {'on' if WORLD.has_rural else 'absent'}", file=sys.stderr)
 
 
 def log_in(user, username: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -272,9 +292,78 @@ class Clerk(FastHttpUser):
             if answer.get("valid") is not False or answer.get("reason") != "bad_signature":
                 response.failure(f"tampered code not refused as bad_signature: {response.status_code} {answer}")
 
-    # EXTENSION POINT (rural, issue 4): an ``Officer(FastHttpUser)`` persona rating households in
-    # its county goes beside this class, drawing ``lt-officer-*`` accounts made by a rural seeder
-    # (loadtests/seed.py SEEDERS), with ids in URLs grouped by ``name="/api/v1/rural/households/[id]"``.
+
+class Officer(FastHttpUser):
+    """A rural bank officer filing through one village of its county (rural module, issue 4)."""
+
+    weight = 2
+    wait_time = between(5, 15)
+
+    def on_start(self) -> None:
+        if not WORLD.has_rural:
+            raise StopUser()  # the service under test has no rural module
+        self.county, self.village = WORLD.next_village()
+        self.headers = log_in(self, officer_username(self.county))
+        self.tried: set[int] = set()  # households this officer already proposed (or found in notice)
+        self.pages = 1
+
+    def households(self, query: str, name: str) -> tuple[list[dict], int] | None:
+        """One page of households, checked: all of the officer's county, names and IDs masked."""
+        with self.client.get(f"/api/v1/rural/households?{query}", headers=self.headers, name=name,
+                             catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"households {response.status_code}: {response.text[:200]}")
+                return None
+            rows = response.json()
+            try:
+                total = json.loads(response.headers.get("X-Pagination", "{}"))["total"]
+            except (KeyError, ValueError):
+                response.failure("households without X-Pagination total")
+                return None
+            if not isinstance(rows, list) or any(r.get("county_code") != self.county for r in rows):
+                response.failure(f"households of another county in {self.county}'s list")
+            elif any(not r.get("id_number_masked") for r in rows):
+                response.failure("a full ID number in a list")
+            return rows, int(total)
+
+    @task(2)
+    def page_through_the_county(self) -> None:
+        page = random.randint(1, self.pages)
+        listed = self.households(f"page={page}&page_size=50", "/api/v1/rural/households?page=[n]")
+        if listed:
+            self.pages = max(1, -(-listed[1] // 50))
+
+    @task(3)
+    def rate_an_unrated_household(self) -> None:
+        listed = self.households(f"village_code={self.village}&rated=false&page_size=50",
+                                 "/api/v1/rural/households?village_code=[village]&rated=false")
+        if not listed:
+            return
+        candidates = [r["id"] for r in listed[0] if r["id"] not in self.tried]
+        if not candidates:
+            return  # the village's first page is all in notice: nothing left to do here today
+        household = random.choice(candidates)
+        self.tried.add(household)
+        with self.client.post(f"/api/v1/rural/households/{household}/ratings", headers=self.headers,
+                              name="/api/v1/rural/households/[id]/ratings", catch_response=True) as response:
+            body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+            if response.status_code == 409 and "household_id" in (body.get("errors") or {}):
+                response.success()  # proposed by an earlier run: still in public notice, as it must be
+            elif response.status_code != 201:
+                response.failure(f"rating {response.status_code}: {response.text[:200]}")
+            elif (body.get("household_id"), body.get("state"), body.get("village_code")) != (
+                    household, "proposed", self.village) or not body.get("items") or not body.get("notice_ends_at"):
+                response.failure(f"proposal off: {str(body)[:200]}")
+
+    @task(2)
+    def read_the_village_status(self) -> None:
+        with self.client.get(f"/api/v1/rural/places/{self.village}/status", headers=self.headers,
+                             name="/api/v1/rural/places/[village]/status", catch_response=True) as response:
+            status = response.json() if response.status_code == 200 else {}
+            if (status.get("level"), status.get("code")) != ("village", self.village):
+                response.failure(f"village status {response.status_code}: {response.text[:200]}")
+            elif not isinstance(status.get("checks"), list) or not isinstance(status.get("credit"), bool):
+                response.failure(f"village status without checks: {str(status)[:200]}")
 
 
 class Admin(HttpUser):

@@ -9,8 +9,9 @@ What it creates, all idempotent (a second run changes nothing and takes a few se
   without asking the database: ``identity(index)``);
 - ``BANKS`` banks ``LT-BANK-001``… with ``CLERKS_PER_BANK`` clerks each, ``lt-clerk-<bank>-<k>``,
   and one ``lt-admin`` tax-bureau account;
-- whatever the registered ``SEEDERS`` add (rural counties, villages and households once the
-  rural module lands: see the EXTENSION POINT below).
+- whatever the registered ``SEEDERS`` add: ``seed_rural`` files one county per 100,000 taxpayers
+  (at most three; 10 townships × 10 villages each) with up to 100 households per village through
+  the rural CSV importer, and one officer per county, ``lt-officer-<county>`` (``rural_scale``).
 
 Passwords. Hashing 300,000 distinct argon2id passwords at the production cost (~0.1 s each)
 would take over 8 CPU-hours, so every seeded account shares ONE generated password, hashed
@@ -99,11 +100,115 @@ class Seeder(Protocol):
     def __call__(self, s: Services, *, taxpayers: int, password_hash: str, progress: Progress) -> Iterable[str]: ...
 
 
-# EXTENSION POINT (rural, issue 4): append a Seeder here that creates counties, villages and
-# households (and officer accounts ``lt-officer-<county>-<k>`` bound to the seeded banks, using
-# ``password_hash`` so the load generator can log in) through the rural bulk importer, idempotently.
-# The locustfile's EXTENSION POINT for officers then draws from them.
-SEEDERS: list[Seeder] = []
+# --- rural credit (issue 4) -------------------------------------------------------------------
+
+#: Ningbo counties the seed files households in (not 330283, the demo county of ``seed-demo``).
+RURAL_COUNTIES = (("330281", "余姚市"), ("330282", "慈溪市"), ("330226", "宁海县"))
+#: One county per this many taxpayers (at least one, at most ``len(RURAL_COUNTIES)``).
+TAXPAYERS_PER_COUNTY = 100_000
+RURAL_TOWNSHIPS, VILLAGES_PER_TOWNSHIP = 10, 10
+#: Households per village at full scale (300,000 taxpayers: 3 counties × 100 villages × 100 = 30,000).
+MAX_HOUSEHOLDS_PER_VILLAGE = 100
+OFFICER_PREFIX = "lt-officer-"
+#: The bank the seeded officers work for (households are filed by a bank).
+OFFICER_BANK = 1
+
+
+@dataclass(frozen=True)
+class RuralScale:
+    counties: tuple[tuple[str, str], ...]
+    households_per_village: int
+
+    @property
+    def villages_per_county(self) -> int:
+        return RURAL_TOWNSHIPS * VILLAGES_PER_TOWNSHIP
+
+    @property
+    def households_per_county(self) -> int:
+        return self.villages_per_county * self.households_per_village
+
+
+def rural_scale(taxpayers: int) -> RuralScale:
+    """How much rural data goes with N taxpayers (no database; the load generator uses it too).
+
+    Villages are always 10 townships × 10 villages per county, so growing N only adds counties
+    and households (appended lines of the same file): nothing already filed moves.
+    """
+    counties = min(len(RURAL_COUNTIES), max(1, -(-taxpayers // TAXPAYERS_PER_COUNTY)))
+    per_village = min(MAX_HOUSEHOLDS_PER_VILLAGE, max(2, taxpayers // 3000))
+    return RuralScale(RURAL_COUNTIES[:counties], per_village)
+
+
+def officer_username(county_code: str) -> str:
+    return f"{OFFICER_PREFIX}{county_code}"
+
+
+def township_codes(county_code: str) -> list[str]:
+    return [f"{county_code}{t:03d}" for t in range(1, RURAL_TOWNSHIPS + 1)]
+
+
+def village_codes(county_code: str) -> list[str]:
+    """The county's seeded villages, in the order households are spread over them."""
+    return [f"{town}{v:03d}" for town in township_codes(county_code) for v in range(1, VILLAGES_PER_TOWNSHIP + 1)]
+
+
+def seed_rural(s: Services, *, taxpayers: int, password_hash: str, progress: Progress) -> Iterator[str]:
+    """Counties, townships, villages, one officer per county and the county's households.
+
+    Places go through ``create_place`` (only the missing ones), households through the rural CSV
+    importer (``import_households``: lines already filed are unchanged), so a re-run changes nothing.
+    """
+    from app.rural.context import rural
+    from app.rural.domain import Actor, PlaceLevel
+    from app.rural.importer import import_households
+    from app.rural.models import Place
+    from app.rural.service import create_place
+    from loadtests.bench_rural import households_csv
+
+    scale = rural_scale(taxpayers)
+    ctx = rural()
+    setup = Actor("seed", "rural_admin", None, None)
+    codes = [code for code, _name in scale.counties]
+    with s.uow() as uow:
+        existing = set(uow.session.scalars(select(Place.code).where(Place.county_code.in_(codes))))
+        bank_id = uow.session.scalar(select(Bank.id).where(Bank.code == bank_code(OFFICER_BANK)))
+        officers = set(uow.session.scalars(select(User.username).where(User.username.like(f"{OFFICER_PREFIX}%"))))
+        missing_officers = [code for code in codes if officer_username(code) not in officers]
+        if missing_officers:
+            now = utcnow()
+            uow.session.execute(insert(User), [
+                {"username": officer_username(code), "role": Role.OFFICER.value, "uscc": None, "bank_id": bank_id,
+                 "county_code": code, "password_hash": password_hash, "active": True, "created_at": now}
+                for code in missing_officers])
+            uow.commit()
+    places_created = created = unchanged = changed = 0
+    for county, name in scale.counties:
+        wanted = [(county, name, PlaceLevel.COUNTY, None)]
+        for t, town in enumerate(township_codes(county), start=1):
+            wanted.append((town, f"{name}第{t}镇", PlaceLevel.TOWNSHIP, county))
+            wanted += [(f"{town}{v:03d}", f"{name}{t}镇{v}村", PlaceLevel.VILLAGE, town)
+                       for v in range(1, VILLAGES_PER_TOWNSHIP + 1)]
+        for code, place_name, level, parent in wanted:
+            if code not in existing:
+                create_place(code, place_name, level, parent, actor=setup, uow=s.uow())
+                places_created += 1
+        officer = Actor(officer_username(county), Role.OFFICER.value, county, bank_id)
+        data, _ids = households_csv(village_codes(county), scale.households_per_county, seed=int(county),
+                                    region=county)
+        report = import_households(data, filename=f"seed-households-{county}.csv", actor=officer, uow=s.uow(),
+                                   clock=s.clock, ctx=ctx,
+                                   progress=lambda done, total, c=county: progress(f"rural {c}", done, total))
+        if report.rejected:
+            raise RuntimeError(f"seed households of {county} have {report.rejected} bad lines: {report.errors[:3]}")
+        created, unchanged, changed = created + report.created, unchanged + report.unchanged, changed + report.changed
+    yield (f"rural: {len(codes)} counties ({', '.join(codes)}) × {scale.villages_per_county} villages × "
+           f"{scale.households_per_village} households: {places_created} places created, households {created} "
+           f"created / {unchanged} unchanged / {changed} changed; officers {', '.join(map(officer_username, codes))} "
+           f"({len(missing_officers)} created, bank {bank_code(OFFICER_BANK)})")
+
+
+#: Extra seeding steps, run after the taxpayers, accounts and banks (the rural one above).
+SEEDERS: list[Seeder] = [seed_rural]
 
 
 @dataclass
@@ -209,4 +314,23 @@ def counts(s: Services) -> dict[str, int]:
             "clerks": session.scalar(select(func.count()).select_from(User)
                                      .where(User.username.like(f"{CLERK_PREFIX}%"))) or 0,
             "banks": session.scalar(select(func.count()).select_from(Bank).where(Bank.code.like("LT-BANK-%"))) or 0,
+        }
+
+
+def rural_counts(s: Services) -> dict[str, int]:
+    """Seeded counties, villages, households and officers (for tests)."""
+    from app.rural.models import Household, Place
+
+    codes = [code for code, _name in RURAL_COUNTIES]
+    with s.uow() as uow:
+        session = uow.session
+        return {
+            "counties": session.scalar(select(func.count()).select_from(Place)
+                                       .where(Place.code.in_(codes))) or 0,
+            "villages": session.scalar(select(func.count()).select_from(Place)
+                                       .where(Place.county_code.in_(codes), Place.level == "village")) or 0,
+            "households": session.scalar(select(func.count()).select_from(Household)
+                                         .where(Household.county_code.in_(codes))) or 0,
+            "officers": session.scalar(select(func.count()).select_from(User)
+                                       .where(User.username.like(f"{OFFICER_PREFIX}%"))) or 0,
         }

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from app.cli import cli
 from app.services import services
-from loadtests.seed import BANKS, CLERKS_PER_BANK, LOGINS_FILE, clerk_username, counts, identities, seed
+from loadtests.seed import (
+    BANKS, CLERKS_PER_BANK, LOGINS_FILE, clerk_username, counts, identities, officer_username, rural_counts,
+    rural_scale, seed, village_codes,
+)
 
 
 def test_seed_creates_the_population_once_and_a_second_run_changes_nothing(app):
@@ -57,7 +60,7 @@ def test_a_lost_password_file_gives_the_seeded_accounts_a_new_password(app, clie
         seed(services(), taxpayers=5, instance_path=app.instance_path)
         (Path(app.instance_path) / LOGINS_FILE).unlink()
         report = seed(services(), taxpayers=5, instance_path=app.instance_path)
-    assert report.rehashed == 5 + BANKS * CLERKS_PER_BANK + 1
+    assert report.rehashed == 5 + BANKS * CLERKS_PER_BANK + 1 + 1  # … and the rural officer
     password = json.loads((Path(app.instance_path) / LOGINS_FILE).read_text())["password"]
     who = next(identities(1))
     assert client.post("/api/v1/auth/token", json={"username": who.username, "password": password}).status_code == 200
@@ -67,3 +70,36 @@ def test_seed_refuses_production_mode(app):
     app.config["ENV"] = "production"
     result = app.test_cli_runner().invoke(cli, ["seed", "--taxpayers", "1"])
     assert result.exit_code != 0 and "production" in result.output
+
+
+def test_seed_files_a_rural_county_with_an_officer_once(app, client):
+    scale = rural_scale(60)
+    (county, _name), = scale.counties
+    assert (scale.villages_per_county, scale.households_per_village) == (100, 2)
+    with app.app_context():
+        first = seed(services(), taxpayers=60, instance_path=app.instance_path)
+        after_first = rural_counts(services())
+        second = seed(services(), taxpayers=60, instance_path=app.instance_path)
+        assert rural_counts(services()) == after_first
+    assert after_first == {"counties": 1, "villages": 100, "households": 200, "officers": 1}
+    assert "111 places created, households 200 created / 0 unchanged" in first.lines[0]
+    assert "0 places created, households 0 created / 200 unchanged / 0 changed" in second.lines[0]
+    assert "seed_rural" in first.timings
+
+    password = json.loads((Path(app.instance_path) / LOGINS_FILE).read_text())["password"]
+    login = client.post("/api/v1/auth/token", json={"username": officer_username(county), "password": password})
+    assert login.status_code == 200, login.json
+    headers = {"Authorization": f"Bearer {login.json['access_token']}"}
+    village = village_codes(county)[0]
+    page = client.get(f"/api/v1/rural/households?village_code={village}&rated=false", headers=headers)
+    assert page.status_code == 200 and len(page.json) == 2
+    rating = client.post(f"/api/v1/rural/households/{page.json[0]['id']}/ratings", headers=headers)
+    assert rating.status_code == 201, rating.json
+    assert rating.json["state"] == "proposed"
+    status = client.get(f"/api/v1/rural/places/{village}/status", headers=headers)
+    assert status.status_code == 200 and status.json["level"] == "village"
+
+
+def test_the_rural_part_grows_with_the_taxpayers_without_moving_households():
+    assert [len(rural_scale(n).counties) for n in (1, 100_000, 100_001, 300_000, 10**7)] == [1, 1, 2, 3, 3]
+    assert rural_scale(300_000).households_per_county == 10_000
