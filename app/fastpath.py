@@ -8,20 +8,17 @@ The schemas stay the documentation (OpenAPI) and the reference for every unusual
   ``blp.arguments`` does, without parsing anything;
 - ``json_body`` accepts the common, valid body after a cheap check and hands anything else to
   the schema's parser, so a bad body gets the usual 422 with the usual ``errors``;
-- ``local_iso`` formats a time as ``LocalDateTime`` does (Asia/Shanghai, ISO 8601).
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from typing import Any, Callable
 
 from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
-from app.clock import LOCAL_TZ
 
 
 def documented_arguments(blp: Blueprint, schema: type[Schema], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -47,8 +44,3 @@ def json_body(blp: Blueprint, schema: type[Schema], *, fast: Callable[[object], 
         if fast(body):
             return body  # type: ignore[return-value]
     return blp.ARGUMENTS_PARSER.parse(schema, request, location="json")
-
-
-def local_iso(value: datetime) -> str:
-    """``value`` as ``LocalDateTime`` shows it: ``2026-11-25T10:00:00+08:00``."""
-    return value.astimezone(LOCAL_TZ).isoformat()

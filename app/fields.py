@@ -10,6 +10,11 @@ from marshmallow import ValidationError, fields
 from app.clock import LOCAL_TZ
 
 
+def local_iso(value: datetime) -> str:
+    """``value`` as people read it: Asia/Shanghai, ISO 8601 (``2026-11-25T10:00:00+08:00``)."""
+    return value.astimezone(LOCAL_TZ).isoformat()
+
+
 class LocalDateTime(fields.AwareDateTime):
     """Aware datetimes at the edge: shown in Asia/Shanghai (``…T10:00:00+08:00``), input without an
     offset read as Asia/Shanghai, loaded as UTC (storage is always UTC)."""
@@ -18,7 +23,7 @@ class LocalDateTime(fields.AwareDateTime):
         super().__init__(default_timezone=LOCAL_TZ, **kwargs)
 
     def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else value.astimezone(LOCAL_TZ).isoformat()
+        return None if value is None else local_iso(value)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
         try:

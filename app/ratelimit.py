@@ -21,8 +21,6 @@ import redis
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +30,12 @@ KEY_PREFIX = "shuima:rl"
 class RateLimiter:
     """``hit`` counts one attempt against a limit like ``"5 per 15 minutes"``."""
 
-    def __init__(self, redis_url: str | None, *, wall_clock: Callable[[], float] = time.time):
+    def __init__(self, redis_client: redis.Redis | None, *, wall_clock: Callable[[], float] = time.time):
+        """Count in ``redis_client`` (build it with ``app.extensions.make_redis_client``, which fails
+        fast so an outage degrades to memory instead of stalling); None counts in memory only."""
         self._memory = MovingWindowRateLimiter(MemoryStorage())
         self._now = wall_clock
-        self._redis: redis.Redis | None = None
-        if redis_url:
-            # Fail fast (one quick retry) so an outage degrades to memory instead of stalling.
-            self._redis = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1,
-                                               retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1))
+        self._redis = redis_client
         self._items: dict[str, RateLimitItem] = {}
 
     def _item(self, limit: str) -> RateLimitItem:

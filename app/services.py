@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from app.accounts.security import AccessTokens, Passwords
 from app.accounts.service import LoginLimits
 from app.clock import Clock, SystemClock
+from app.codes.audit import SqlAlchemyVerificationAudit, VerificationAudit
 from app.codes.cache import CodeCache
 from app.codes.domain import PrivilegeCatalogue
 from app.codes.keys import Keyring
@@ -39,6 +40,7 @@ class Services:
     privileges: PrivilegeCatalogue
     code_settings: CodeSettings
     render_badge: Callable[..., bytes]
+    audit: VerificationAudit
     import_chunk_rows: int
 
     def uow(self) -> UnitOfWork:
@@ -58,7 +60,7 @@ def build_services(app: Flask, *, clock: Clock | None = None) -> Services:
         passwords=Passwords(time_cost=cfg["PASSWORD_TIME_COST"], memory_cost=cfg["PASSWORD_MEMORY_COST"]),
         tokens=AccessTokens(secret=cfg["SECRET_KEY"], ttl=timedelta(seconds=cfg["ACCESS_TOKEN_TTL_SECONDS"]),
                             issuer=cfg["ISSUER"]),
-        limiter=RateLimiter(cfg["REDIS_URL"]),
+        limiter=RateLimiter(redis_store.client),
         login_limits=LoginLimits(cfg["LOGIN_FAILURES_PER_USER"], cfg["LOGIN_FAILURES_PER_ADDRESS"]),
         keyring=Keyring(session_factory=db.session, secret=cfg["SECRET_KEY"], clock=clock,
                         token_ttl=ttl, leeway=leeway, refresh_seconds=cfg["KEYRING_REFRESH_SECONDS"]),
@@ -70,6 +72,7 @@ def build_services(app: Flask, *, clock: Clock | None = None) -> Services:
             leeway=leeway, verify_limit=cfg["VERIFY_RATE_LIMIT"],
         ),
         render_badge=render_badge,
+        audit=SqlAlchemyVerificationAudit(db.engine),
         import_chunk_rows=cfg["IMPORT_CHUNK_ROWS"],
     )
     return services

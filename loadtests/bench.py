@@ -49,7 +49,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtests.processes import ROOT, base_env, free_port, start_gunicorn, stop, wait_http
+from app.migrate import reset_postgres
+from loadtests.processes import (
+    ROOT,
+    base_env,
+    free_port,
+    start_gunicorn,
+    stop,
+    wait_http,
+)
 
 LUA = Path(__file__).with_name("bench.lua")
 #: Targets of issue 5 (ratios within one run).
@@ -280,7 +288,7 @@ def long_rows(args: argparse.Namespace, database_url: str | None) -> list[Row]:
     n = f"{args.rural_households:,}"
     try:
         if database_url:
-            _reset_postgres(database_url)  # bench_rural needs an empty database (bench_push resets its own)
+            reset_postgres(database_url)  # bench_rural needs an empty database (bench_push resets its own)
         rural = _run_bench_script("bench_rural", ["--households", str(args.rural_households), *url_option],
                                   timeout=1200)
         stages = rural["stages"]
@@ -294,14 +302,6 @@ def long_rows(args: argparse.Namespace, database_url: str | None) -> list[Row]:
     return rows
 
 
-def _reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def print_table(rows: list[Row]) -> None:
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         if url.startswith("postgresql"):
-            _reset_postgres(url)
+            reset_postgres(url)
         upgrade(url)
         app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "INSTANCE_PATH": str(workdir),
                           "LOG_JSON": False, "LOG_LEVEL": "WARNING"})

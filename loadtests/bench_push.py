@@ -58,14 +58,6 @@ def seed(url: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-def reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def counts(url: str, policy_id: int) -> tuple[int, int, int]:
@@ -95,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import create_app
     from app.embedded_redis import EmbeddedValkey
-    from app.migrate import upgrade
+    from app.migrate import reset_postgres, upgrade
     from app.push import service
     from app.push.settings import push
     from app.services import services

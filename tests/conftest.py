@@ -16,7 +16,7 @@ from app import create_app
 from app.config import normalize_database_url
 from app.db import Base
 from app.extensions import db
-from app.migrate import upgrade
+from app.migrate import reset_postgres, upgrade
 from app.models import import_all_models
 from tests.factories import Factory
 
@@ -52,19 +52,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = normalize_database_url(
         os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
     if url.startswith("postgresql"):
-        _reset_postgres(url)
+        reset_postgres(url)
     upgrade(url)
     return url
 
 
-def _reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture

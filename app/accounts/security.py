@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 from datetime import datetime, timedelta
@@ -20,8 +21,14 @@ class Passwords:
 
     def __init__(self, *, time_cost: int, memory_cost: int):
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)
-        # Verified against when the username is unknown, so both paths cost the same.
-        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    @functools.cached_property
+    def _dummy(self) -> str:
+        """Verified against when the username is unknown, so both paths cost the same.
+
+        Made on first use: one argon2 run (≈0.1 s at production cost) is not start-up work
+        for every web process and CLI command."""
+        return self._hasher.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

@@ -8,14 +8,13 @@ from flask_smorest import Blueprint
 
 from app.accounts.domain import Role
 from app.auth import principal, requires
-from app.codes.audit import SqlAlchemyVerificationAudit
 from app.codes.repository import SqlAlchemyVerificationRepository
 from app.codes.schemas import (
     CodeSchema, TaxpayerVerificationSchema, VerificationRecordSchema, VerificationResultSchema, VerifyRequestSchema,
 )
 from app.codes.service import IssuedCode, badge_png, issue_code, verify_code
-from app.extensions import db
-from app.fastpath import documented_arguments, json_body, local_iso
+from app.fastpath import documented_arguments, json_body
+from app.fields import local_iso
 from app.services import services
 from app.taxpayers.domain import mask_company_name, mask_uscc
 
@@ -83,7 +82,7 @@ class Verifications(MethodView):
         s = services()
         result = verify_code(body["token"], clerk=principal(), uow=s.uow(), status_cache=s.status_cache,
                              keyring=s.keyring, privileges=s.privileges, limiter=s.limiter,
-                             audit=SqlAlchemyVerificationAudit(db.engine), clock=s.clock, settings=s.code_settings)
+                             audit=s.audit, clock=s.clock, settings=s.code_settings)
         status = result.status
         # Built by hand, as VerificationResultSchema documents it (see MyCode.get).
         return jsonify({

@@ -21,6 +21,12 @@ LATENCY = Histogram(
 )
 
 
+def request_seconds() -> float | None:
+    """Seconds since this request started (the timer ``init_metrics`` starts), or None."""
+    started = g.get("_started")
+    return None if started is None else time.perf_counter() - started
+
+
 def init_metrics(app: Flask) -> None:
     # Label children by label values: ``labels()`` validates and locks on every call, and in
     # multiprocess mode (PROMETHEUS_MULTIPROC_DIR) each child is an mmap-backed value; the
@@ -35,12 +41,12 @@ def init_metrics(app: Flask) -> None:
     @app.after_request
     def _record(response: Response) -> Response:
         method, endpoint, status = request.method, request.endpoint or "unmatched", response.status_code
-        started = g.pop("_started", None)
-        if started is not None:
+        elapsed = request_seconds()
+        if elapsed is not None:
             timer = timers.get((method, endpoint))
             if timer is None:
                 timer = timers[(method, endpoint)] = LATENCY.labels(method, endpoint)
-            timer.observe(time.perf_counter() - started)
+            timer.observe(elapsed)
         counter = counters.get((method, endpoint, status))
         if counter is None:
             counter = counters[(method, endpoint, status)] = REQUESTS.labels(method, endpoint, str(status))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.codes.schemas import CodeSchema, VerificationResultSchema
+from app.extensions import make_redis_client
 from app.ratelimit import RateLimiter
 
 
@@ -38,7 +39,7 @@ def test_verifications_stay_limited_per_clerk_while_redis_is_unreachable(app, fa
     _uscc, headers = factory.as_taxpayer("A")
     token = client.get("/api/v1/me/code", headers=headers).json["token"]
     s = app.extensions["shuima.services"]
-    s.limiter = RateLimiter("redis://127.0.0.1:1/0")
+    s.limiter = RateLimiter(make_redis_client("redis://127.0.0.1:1/0"))
     s.code_settings = s.code_settings.__class__(**{**s.code_settings.__dict__, "verify_limit": "2 per 1 minute"})
     clerk = factory.as_clerk()
     answers = [client.post("/api/v1/verifications", json={"token": token}, headers=clerk) for _ in range(3)]

@@ -62,3 +62,21 @@ def test_seed_demo_is_idempotent_and_its_logins_work(app, client):
                       "firm-unrated": "grey", "firm-suspended": "slate", "firm-blacklisted": "red"}
     for staff in ("admin", "clerk", "officer"):
         assert client.post("/api/v1/auth/token", json={"username": staff, "password": passwords[staff]}).status_code == 200
+
+
+def test_cli_finds_the_embedded_valkey_that_make_run_published(database_url, tmp_path, monkeypatch):
+    """`shuima …` in a second terminal talks to the same Redis as the running `make run`."""
+    from app import embedded_redis
+    from app.cli import _cli_app
+
+    instance = str(tmp_path / "instance")
+    server = embedded_redis.start(instance, publish=True)
+    try:
+        monkeypatch.delenv("REDIS_URL", raising=False)
+        monkeypatch.setenv("SHUIMA_INSTANCE_PATH", instance)
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        assert _cli_app().config["REDIS_URL"] == server.connection_url
+    finally:
+        embedded_redis.unpublish(instance)
+        server.stop()
+    assert embedded_redis.running_url(instance) is None

@@ -11,6 +11,7 @@ from app.db import Base
 from app.extensions import db
 from app.models import import_all_models
 from app.ops.logging import MaskIdentifiers, mask_identifiers
+from app.extensions import make_redis_client
 from app.ratelimit import RateLimiter
 
 
@@ -22,13 +23,13 @@ def test_migrations_build_exactly_the_models_schema(app):
 
 
 def test_rate_limit_counts_in_redis_across_limiter_instances(redis_url):
-    first, second = RateLimiter(redis_url), RateLimiter(redis_url)
+    first, second = RateLimiter(make_redis_client(redis_url)), RateLimiter(make_redis_client(redis_url))
     assert first.hit("2 per 1 minute", "shared", "k") and second.hit("2 per 1 minute", "shared", "k")
     assert not first.hit("2 per 1 minute", "shared", "k")
 
 
 def test_rate_limit_still_holds_when_redis_is_unreachable():
-    limiter = RateLimiter("redis://127.0.0.1:1/0")
+    limiter = RateLimiter(make_redis_client("redis://127.0.0.1:1/0"))
     assert [limiter.hit("3 per 1 minute", "down", "k") for _ in range(4)] == [True, True, True, False]
 
 

@@ -51,3 +51,13 @@ def test_the_memory_of_verified_tokens_is_bounded():
     assert [tokens.read(t, now=NOW).user_id for t in issued] == [0, 1, 2, 3, 4]
     assert len(tokens._verified) == 2
     assert tokens.read(issued[0], now=NOW).user_id == 0  # evicted ones verify again
+
+
+def test_passwords_are_stored_as_salted_argon2id_hashes():
+    from app.accounts.security import Passwords
+
+    passwords = Passwords(time_cost=1, memory_cost=64)
+    first, second = passwords.hash("correct horse"), passwords.hash("correct horse")
+    assert first.startswith("$argon2id$") and first != second  # a fresh salt each time
+    assert passwords.verify(first, "correct horse") and not passwords.verify(first, "wrong horse")
+    assert not passwords.verify(None, "correct horse")  # unknown user: checked against the dummy, refused
