@@ -50,14 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from app.migrate import reset_postgres
-from loadtests.processes import (
-    ROOT,
-    base_env,
-    free_port,
-    start_gunicorn,
-    stop,
-    wait_http,
-)
+from loadtests.processes import ROOT, base_env, free_port, start_gunicorn, stop, wait_http
 
 LUA = Path(__file__).with_name("bench.lua")
 #: Targets of issue 5 (ratios within one run).
