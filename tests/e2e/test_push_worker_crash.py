@@ -1,7 +1,9 @@
 """A worker killed with ``kill -9`` in the middle of a fan-out loses nothing: real processes, real Redis.
 
-The worker process is killed with SIGKILL while a chunk job is inside its transaction. The
-sweeper then re-enqueues what was left pending or queued, a fresh worker drains the queue,
+The worker process is killed with SIGKILL while a chunk job is inside its transaction: the
+worker is instrumented so that its third chunk writes its delivery rows, signals through a file
+and then waits, uncommitted, for the kill (watching the job from outside raced with its commit).
+The sweeper then re-enqueues what was left pending or queued, a fresh worker drains the queue,
 and every eligible taxpayer ends with exactly one delivered row.
 """
 
@@ -17,8 +19,6 @@ from pathlib import Path
 
 import pytest
 from rq import Queue
-from rq.job import Job
-from rq.registry import StartedJobRegistry
 from sqlalchemy import func, insert, select
 
 from app.extensions import db, redis_store
@@ -34,11 +34,21 @@ TAXPAYERS = 12000
 CHUNK = 1000
 #: A worker process that runs jobs in itself (no work horse), so SIGKILL lands inside the job;
 #: RQ's forking worker puts its horse in a process group of its own (setpgrp), so killing the
-#: parent, even its whole group, spares a horse that is mid-job.
-WORKER = ("import os, sys\n"
+#: parent, even its whole group, spares a horse that is mid-job. With ``SHUIMA_HANG_AT=N`` set,
+#: the N-th chunk writes its deliveries, touches ``SHUIMA_HANG_FILE`` and sleeps before its commit.
+WORKER = ("import os, sys, time\n"
           "from rq import SimpleWorker\n"
           "from app import create_app\n"
           "from app.extensions import redis_store\n"
+          "from app.push import fanout\n"
+          "hang_at, calls, write = int(os.environ.get('SHUIMA_HANG_AT', '0')), [], fanout.write_deliveries\n"
+          "def hanging_write(*args, **kwargs):\n"
+          "    write(*args, **kwargs)\n"
+          "    calls.append(1)\n"
+          "    if len(calls) == hang_at:\n"
+          "        open(os.environ['SHUIMA_HANG_FILE'], 'w').close()\n"
+          "        time.sleep(600)\n"
+          "fanout.write_deliveries = hanging_write\n"
           "app = create_app()\n"
           "with app.app_context():\n"
           "    SimpleWorker([os.environ['SHUIMA_QUEUE_NAME']], connection=redis_store.client)"
@@ -75,17 +85,6 @@ def chunk_progress(policy_id: int) -> tuple[int, int]:
     return done, total
 
 
-def chunk_in_flight(queue: Queue) -> bool:
-    """A match job has started and its chunk is not committed yet."""
-    for job_id in StartedJobRegistry(queue=queue).get_job_ids():
-        job = Job.fetch(job_id, connection=queue.connection)
-        if job.func_name == "workers.push.match_chunk":
-            with db.session() as session:
-                if session.get(FanoutChunk, job.args[0]).status == "pending":
-                    return True
-    return False
-
-
 @pytest.mark.slow
 def test_worker_killed_mid_fanout_then_sweeper_leaves_exactly_one_delivery_each(app, tmp_path):
     queue_name = f"push-crash-{os.getpid()}"
@@ -100,18 +99,21 @@ def test_worker_killed_mid_fanout_then_sweeper_leaves_exactly_one_delivery_each(
                                     uow=s.uow(), clock=s.clock)["id"]
         service.publish_policy(pid, by="admin", uow=s.uow(), clock=s.clock, jobs=jobs)
 
-        worker = subprocess.Popen([sys.executable, "-c", WORKER, "forever"], cwd=ROOT, env=env,
+        hang_file = tmp_path / "third-chunk-written"
+        worker = subprocess.Popen([sys.executable, "-c", WORKER, "forever"], cwd=ROOT,
+                                  env={**env, "SHUIMA_HANG_AT": "3", "SHUIMA_HANG_FILE": str(hang_file)},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not (chunk_progress(pid)[0] >= 2 and chunk_in_flight(queue)):
-                time.sleep(0.005)
+            while time.monotonic() < deadline and not hang_file.exists() and worker.poll() is None:
+                time.sleep(0.01)
+            assert hang_file.exists(), "the worker never reached its third chunk"
         finally:
-            os.kill(worker.pid, signal.SIGKILL)  # mid-job
+            os.kill(worker.pid, signal.SIGKILL)  # inside the third chunk's transaction
             worker.wait(timeout=10)
         done, total = chunk_progress(pid)
-        assert total == TAXPAYERS // CHUNK and 2 <= done < total, "the kill must land mid-fan-out"
-        assert total - done > queue.count, "the kill must cost the chunk job in flight"
+        assert (done, total) == (2, TAXPAYERS // CHUNK), "the kill must land mid-fan-out"
+        assert queue.count == total - done - 1, "the chunk job in flight is lost with the worker"
 
         # The sweeper runs once the lease has run out (its clock is moved instead of waiting 2 minutes).
         later = datetime.now(timezone.utc) + push().settings.sweep_after + timedelta(seconds=1)
