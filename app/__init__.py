@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from flask import Flask
+from flask.sessions import SessionInterface
 from werkzeug.exceptions import HTTPException
 
 from app.clock import Clock
@@ -30,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
             raise ConfigError("REDIS_URL is not set and no embedded Valkey is running (start one with `make run`)")
 
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app.session_interface = NoCookieSession()
     init_input_guard(app)  # before any blueprint adds a rule: it replaces the int converter
     app.config.update(settings)
     if settings["PROXY_HOPS"]:
@@ -86,6 +88,21 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     init_metrics(app)
     init_access_log(app)
     return app
+
+
+class NoCookieSession(SessionInterface):
+    """No cookie session: every API call carries a bearer token and nothing uses ``flask.session``.
+
+    Flask's default interface builds a signing serializer on every request to look for a
+    session cookie; this one hands out Flask's read-only null session, so a stray
+    ``session["x"] = ...`` fails loudly instead of setting a cookie.
+    """
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        return None
 
 
 def _flatten_locations(messages: dict) -> dict:

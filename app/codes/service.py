@@ -14,7 +14,7 @@ from app.clock import Clock
 from app.codes.audit import VerificationAudit
 from app.codes.cache import CachedCode, CodeCache
 from app.codes.domain import Color, PrivilegeCatalogue, Verdict, code_claims, color_for, judge_freshness
-from app.codes.jws import check_token
+from app.codes.jws import check_token, unverified_subject
 from app.codes.keys import Keyring
 from app.db import UnitOfWork
 from app.errors import NotFound, RateLimited
@@ -102,24 +102,27 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
                 settings: CodeSettings) -> VerificationResult:
     """Check a scanned token and record the scan. A bad token is a verdict, never an exception.
 
-    One Redis round trip counts the clerk's attempt and reads the taxpayer's status; the
-    audit row is the only SQL on a warm cache. Raises ``RateLimited`` when the clerk has used
-    up the per-clerk limit (nothing is audited or answered then).
+    One Redis round trip counts the clerk's attempt and reads the status and the code this
+    service holds for the taxpayer the token names (a token equal to that code needs no second
+    signature check, ``app.codes.jws``); the audit row is the only SQL on a warm cache. Raises
+    ``RateLimited`` when the clerk has used up the per-clerk limit (nothing is checked, audited
+    or answered then).
     """
-    # The token is checked before the clerk's attempt is counted so that the count and the
-    # status read share one Redis round trip; over the limit, nothing is answered or audited.
     now = clock.now()
-    verdict, claims = check_token(token, public_key=keyring.public_key, issuer=settings.issuer,
-                                  leeway=settings.leeway, now=now)
-    uscc = str(claims["sub"]) if verdict is Verdict.OK and claims else None
+    subject = unverified_subject(token)
     allowed, cached = limiter.hit_and_get(settings.verify_limit, "verify", str(clerk.user_id),
-                                          get=[tp_key(uscc, "status")] if uscc else ())
+                                          get=[tp_key(subject, "status"), tp_key(subject, "code")] if subject else ())
     if not allowed:
         raise RateLimited("too many verifications from this counter; wait and try again",
                           retry_after=limiter.retry_after(settings.verify_limit, "verify", str(clerk.user_id)))
+    raw_status, raw_code = cached if subject else (None, None)
+    verdict, claims = check_token(token, public_key=keyring.public_key, issuer=settings.issuer,
+                                  leeway=settings.leeway, now=now,
+                                  issued=CachedCode.loads(raw_code).token if raw_code else None)
+    uscc = str(claims["sub"]) if verdict is Verdict.OK and claims else None
     status = None
     if uscc is not None and claims is not None:
-        status = StatusCache.decode(cached[0]) if cached and cached[0] else None
+        status = StatusCache.decode(raw_status) if raw_status and uscc == subject else None
         if status is None:  # a miss (or Redis down): the database, then fill the cache
             status = current_status(uscc, uow=uow, cache=status_cache)
         verdict = Verdict.UNKNOWN_TAXPAYER if status is None else judge_freshness(claims, status)

@@ -42,6 +42,28 @@ def test_tampered_claims_fail_with_bad_signature(factory, client, issued):
         False, "bad_signature", None, [])
 
 
+def test_tampering_with_the_code_we_hold_for_that_taxpayer_is_still_bad_signature(factory, client, issued):
+    # Same subject, so the verifier finds this taxpayer's cached code: the bytes differ, the signature decides.
+    uscc, token = issued
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    assert claims["sub"] == uscc
+    claims["exp"] += 3600
+    result = _verify(client, factory.as_clerk(), ".".join([header, _b64(claims), signature]))
+    assert (result["valid"], result["reason"]) == (False, "bad_signature")
+
+
+def test_an_earlier_code_still_in_its_lifetime_verifies_by_its_signature(factory, client, clock):
+    _uscc, headers = factory.as_taxpayer("B")
+    first = client.get("/api/v1/me/code", headers=headers).json["token"]
+    clock.advance(seconds=56)  # past the refresh point: the phone gets a new code, the old one is still valid
+    second = client.get("/api/v1/me/code", headers=headers).json["token"]
+    assert second != first
+    clerk = factory.as_clerk()
+    assert [(r["valid"], r["reason"], r["color"]) for r in (_verify(client, clerk, first), _verify(client, clerk, second))] \
+        == [(True, "ok", "silver")] * 2
+
+
 def test_expired_code_fails_after_lifetime_plus_leeway(factory, client, clock, issued):
     _uscc, token = issued
     clerk = factory.as_clerk()

@@ -40,6 +40,9 @@ def test_logs_never_carry_a_full_identifier(caplog):
         logger.info("verified %s for person %s", "91350100M000100Y43", "110105194912310029")
     assert caplog.records[0].getMessage() == "verified 9135************43 for person 1101************29"
     assert mask_identifiers("order 12345 ok") == "order 12345 ok"
+    # an identifier that is the whole field (an extra such as ``uscc``): exactly 18 characters
+    assert mask_identifiers("91350100M000100Y43") == "9135************43"
+    assert mask_identifiers("110105194912310029") == "1101************29"
 
 
 def test_tracebacks_in_logs_are_masked_too(caplog):

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.codes.domain import Verdict
-from app.codes.jws import check_token, check_token_pyjwt
+from app.codes.jws import check_token, check_token_pyjwt, unverified_subject
 
 ISSUER = "https://shuima.example.cn"
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
@@ -90,3 +90,56 @@ def test_direct_check_verdicts(name, verdict):
     result, _claims_seen = check_token(TOKENS[name], public_key={KID: KEY.public_key()}.get, issuer=ISSUER,
                                        leeway=timedelta(seconds=5), now=NOW)
     assert result is verdict
+
+
+class _CountingKey:
+    """Our public key, counting the signature checks made with it."""
+
+    def __init__(self) -> None:
+        self.checks = 0
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        self.checks += 1
+        KEY.public_key().verify(signature, data)
+
+
+def _check(token: str, *, issued: str | None, keys: dict) -> tuple[Verdict, dict | None]:
+    return check_token(token, public_key=keys.get, issuer=ISSUER, leeway=timedelta(seconds=5), now=NOW,
+                       issued=issued)
+
+
+def test_the_token_we_hold_needs_no_second_signature_check_and_gets_the_same_verdict():
+    key = _CountingKey()
+    token = TOKENS["ours"]
+    assert _check(token, issued=token, keys={KID: key}) == _check(token, issued=None, keys={KID: KEY.public_key()})
+    assert key.checks == 0
+    assert _check(token, issued=TOKENS["within leeway"], keys={KID: key})[0] is Verdict.OK  # another code: checked
+    assert key.checks == 1
+
+
+@pytest.mark.parametrize("name,verdict", [
+    ("tampered payload", Verdict.BAD_SIGNATURE), ("foreign key, our kid", Verdict.BAD_SIGNATURE),
+])
+def test_a_token_that_differs_from_the_one_we_hold_is_checked_with_its_signature(name, verdict):
+    key = _CountingKey()
+    assert _check(TOKENS[name], issued=TOKENS["ours"], keys={KID: key})[0] is verdict
+    assert key.checks == 1
+
+
+@pytest.mark.parametrize("name,verdict", [
+    ("expired after leeway", Verdict.EXPIRED), ("unknown kid", Verdict.UNKNOWN_KEY), ("other issuer", Verdict.MALFORMED),
+])
+def test_the_token_we_hold_still_passes_every_other_check(name, verdict):
+    assert _check(TOKENS[name], issued=TOKENS[name], keys={KID: _CountingKey()})[0] is verdict
+
+
+def test_a_withdrawn_key_fails_even_the_token_we_hold():
+    assert _check(TOKENS["ours"], issued=TOKENS["ours"], keys={})[0] is Verdict.UNKNOWN_KEY
+
+
+@pytest.mark.parametrize("name,subject", [
+    ("ours", "91330200MA2AAAAA1X"), ("null sub", None), ("payload not an object", None), ("garbage", None),
+    ("payload not json", None), ("bad base64 length", None), ("unicode", None),
+])
+def test_unverified_subject_reads_the_sub_claim_of_our_shape_only(name, subject):
+    assert unverified_subject(TOKENS[name]) == subject
