@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,7 +11,7 @@ from alembic.migration import MigrationContext
 from app.db import Base
 from app.extensions import db
 from app.models import import_all_models
-from app.ops.logging import MaskIdentifiers, mask_identifiers
+from app.ops.logging import MaskIdentifiers, configure_logging, mask_identifiers
 from app.extensions import make_redis_client
 from app.ratelimit import RateLimiter
 
@@ -43,6 +44,14 @@ def test_logs_never_carry_a_full_identifier(caplog):
     # an identifier that is the whole field (an extra such as ``uscc``): exactly 18 characters
     assert mask_identifiers("91350100M000100Y43") == "9135************43"
     assert mask_identifiers("110105194912310029") == "1101************29"
+
+
+def test_log_records_keep_the_fields_other_handlers_print():
+    configure_logging("INFO", json_lines=True)
+    gunicorn_style = logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
+    record = logging.getLogger("gunicorn.error").makeRecord("gunicorn.error", logging.INFO, "", 0, "Booting worker",
+                                                            (), None)
+    assert f"[{os.getpid()}] [INFO] Booting worker" in gunicorn_style.format(record)
 
 
 def test_tracebacks_in_logs_are_masked_too(caplog):
