@@ -9,7 +9,10 @@ on 2 cores; docs/performance.md): gthread with one worker per core and 4 threads
 verifications per second (520/s against 225–353/s for the others) and the most hello and code
 fetches per second, with a verification p99 of 24 ms at 70 % load; sync workers leave the CPU
 idle during each Redis and database round trip, and more processes than cores (sync:4,
-gthread:4×2) only added context switches and a worse p99.
+gthread:4×2) only added context switches and a worse p99. Re-measured with an even split of the
+benchmark's connections (docs/performance.md, "Worker settings again"): throughput is within
+±15 % across sensible settings; sync workers have a lower p99 but block for a whole argon2id
+log-in or HTTP import, which dominate the peak hour, so gthread stays.
 """
 
 import multiprocessing

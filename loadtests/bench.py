@@ -76,7 +76,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from app.migrate import reset_postgres
 from loadtests.processes import ROOT, base_env, free_port, start_gunicorn, stop, wait_http
@@ -314,15 +314,21 @@ class Bench:
         return WrkResult(rps=r["requests"] / (r["duration_us"] / 1e6), p50_ms=r["p50_us"] / 1000,
                          p99_ms=r["p99_us"] / 1000, requests=r["requests"], bad=r["invalid"] + r["socket_errors"])
 
-    def measure(self, port: int, path: str, *, what: str = "", **kwargs: Any) -> Measurement:
+    def measure(self, port: int, path: str, *, what: str = "", before_run: Callable[[], None] | None = None,
+                **kwargs: Any) -> Measurement:
         """A warm-up run, then ``--rounds`` measured runs, each a fresh wrk process (fresh connections,
-        so a fresh split over the workers), with each worker's CPU time read before and after."""
+        so a fresh split over the workers), with each worker's CPU time read before and after.
+        ``before_run`` (e.g. re-signing the codes to scan) is called before each run, not timed."""
         what = what or path
+        if before_run:
+            before_run()
         self.wrk(port, path, duration=2, **kwargs)  # warm-up: worker start-up, keyring, connections
         master = self.masters.get(port)
         rounds: list[WrkResult] = []
         n = self.args.rounds
         for i in range(1, n + 1):
+            if before_run:
+                before_run()
             before = worker_cpu(master) if master else {}
             result = self.wrk(port, path, **kwargs)
             after = worker_cpu(master) if master else {}
@@ -337,14 +343,21 @@ class Bench:
         return Measurement(rounds, paced=bool(kwargs.get("rate")))
 
 
-def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path]:
-    """Data files for wrk: clerks with fresh code tokens, taxpayers' bearers (two disjoint sets)."""
+def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Callable[[], None]]:
+    """Data files for wrk: clerks with fresh code tokens, taxpayers' bearers (two disjoint sets),
+    and a function that rewrites the first file with newly signed codes.
+
+    A code lives 60 s (+5 s leeway) and a verification row runs longer than that (warm-up and
+    rounds), so the codes are re-signed before every run: the previous cached code is dropped,
+    so each run scans codes exactly as a phone has just fetched them (a full lifetime ahead).
+    """
     from sqlalchemy import select
 
     from app.accounts.domain import Principal, Role
     from app.accounts.models import User
     from app.codes.service import issue_code
     from app.services import services
+    from app.taxpayers.cache import tp_key
     from loadtests.seed import BANKS, CLERKS_PER_BANK, clerk_username, taxpayer_username
 
     with app.app_context():
@@ -360,16 +373,24 @@ def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path]:
             return s.tokens.issue(Principal(u.id, u.username, Role(u.role), u.uscc, u.bank_id), now=now)
 
         verifying, fetching = names[: len(names) // 2], names[len(names) // 2:]
-        codes = [issue_code(users[n].uscc, uow=s.uow(), status_cache=s.status_cache, codes=s.codes,
-                            keyring=s.keyring, clock=s.clock, settings=s.code_settings).token for n in verifying]
         clerk_bearers = [bearer(users[c]) for c in clerks]
     verify = Path(tempfile.mktemp(prefix="verify-", dir=app.instance_path))
-    verify.write_text("".join(f"{clerk_bearers[i % len(clerk_bearers)]}\t{code}\n" for i, code in enumerate(codes)))
+
+    def refresh_codes() -> None:
+        with app.app_context():
+            s = services()
+            usccs = [users[n].uscc for n in verifying]
+            s.codes.redis.delete(*(tp_key(uscc, "code") for uscc in usccs))
+            codes = [issue_code(uscc, uow=s.uow(), status_cache=s.status_cache, codes=s.codes, keyring=s.keyring,
+                                clock=s.clock, settings=s.code_settings).token for uscc in usccs]
+        verify.write_text("".join(f"{clerk_bearers[i % len(clerk_bearers)]}\t{code}\n" for i, code in enumerate(codes)))
+
+    refresh_codes()
     fetch = Path(tempfile.mktemp(prefix="fetch-", dir=app.instance_path))
     fetch.write_text("".join(f"{bearer(users[n])}\n" for n in fetching))
     verifying_bearers = Path(tempfile.mktemp(prefix="badge-", dir=app.instance_path))
     verifying_bearers.write_text("".join(f"{bearer(users[n])}\n" for n in verifying))
-    return verify, fetch, verifying_bearers
+    return verify, fetch, verifying_bearers, refresh_codes
 
 
 def _badge_rows(app: Any, rounds: int) -> list[Row]:
@@ -427,8 +448,8 @@ def _redis_rows(redis_url: str, taxpayers: int) -> list[Row]:
     return rows
 
 
-def _service_rows(bench: Bench, verify: Path, fetch: Path, badge_bearers: Path | None,
-                  label: str = "") -> tuple[list[Row], dict]:
+def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None], fetch: Path,
+                  badge_bearers: Path | None, label: str = "") -> tuple[list[Row], dict]:
     """Hello, verification (flat out and paced), code fetch and, given bearers, the badge over HTTP.
 
     Throughput rows report the best of the rounds and show their spread, the worker CPU per
@@ -437,9 +458,10 @@ def _service_rows(bench: Bench, verify: Path, fetch: Path, badge_bearers: Path |
     """
     hello = bench.measure(bench.hello_port, "/hello", what=f"{label}hello", expect='"hello"')
     verified = bench.measure(bench.service_port, "/api/v1/verifications", what=f"{label}verification",
-                             method="POST", data=verify, expect='"valid":true')
+                             before_run=refresh_codes, method="POST", data=verify, expect='"valid":true')
     paced = bench.measure(bench.service_port, "/api/v1/verifications", what=f"{label}paced verification",
-                          method="POST", data=verify, expect='"valid":true', rate=PACED_SHARE * verified.rps)
+                          before_run=refresh_codes, method="POST", data=verify, expect='"valid":true',
+                          rate=PACED_SHARE * verified.rps)
     fetched = bench.measure(bench.service_port, "/api/v1/me/code", what=f"{label}code fetch", data=fetch,
                             expect='"token":')
     figures = {"hello": hello, "verify": verified, "paced": paced, "code": fetched}
@@ -617,14 +639,14 @@ def main(argv: list[str] | None = None) -> int:
                 kind, workers, threads, *connections = spec.split(":")
                 bench.start(["-k", kind, "-w", workers, "--threads", threads, *args.gunicorn_args.split(),
                              *(["--worker-connections", connections[0]] if connections else [])])
-                verify, fetch, _ = _tokens(app, args.taxpayers)
-                config_rows, _ = _service_rows(bench, verify, fetch, None, label=f"[{spec}] ")
+                verify, fetch, _, refresh_codes = _tokens(app, args.taxpayers)
+                config_rows, _ = _service_rows(bench, verify, refresh_codes, fetch, None, label=f"[{spec}] ")
                 rows += config_rows
                 print_table(config_rows)
         else:
             bench.start(args.gunicorn_args.split())
-            verify, fetch, badge_bearers = _tokens(app, args.taxpayers)
-            service_rows, _ = _service_rows(bench, verify, fetch, badge_bearers)
+            verify, fetch, badge_bearers, refresh_codes = _tokens(app, args.taxpayers)
+            service_rows, _ = _service_rows(bench, verify, refresh_codes, fetch, badge_bearers)
             rows += service_rows
             rows += _redis_rows(redis_url, args.taxpayers)
     finally:
