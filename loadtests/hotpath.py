@@ -1,0 +1,151 @@
+"""What one request costs inside the process: hello, a warm code fetch, a verification.
+
+    .venv/bin/python -m loadtests.hotpath [--requests 2000] [--rounds 5] [--without access_log,input_guard]
+
+No gunicorn, no sockets between client and app: each request is a WSGI environ (built once by
+werkzeug) handed straight to the app, so the figures are the app's own CPU — Flask, our hooks,
+the use case, its Redis round trip and SQL — without the server's share, which ``bench.py``
+measures. The three endpoints run interleaved, round after round, and each figure is the CPU
+time (``time.process_time``) per request: the lowest round and the median, since a busy machine
+can only add time.
+
+``--without`` takes hooks out of the service app to see what each costs, measured in the same
+run as the full app (rows "full", "without <hook>" for each, and all of them together):
+``access_log``, ``input_guard``, ``metrics``.
+Nothing else changes, so the difference is that hook's cost in context (a hook measured alone
+in a loop looks cheaper: its code and data stay in the CPU caches).
+
+Uses a fresh SQLite file and REDIS_URL (else an embedded Valkey); the app runs at the
+production log level (INFO, JSON lines, to /dev/null) with the per-clerk limit lifted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+HOOKS = {"access_log": "_log", "input_guard": "_refuse_unusable_input", "metrics": ("_start_timer", "_record")}
+
+
+def _environ(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> dict[str, Any]:
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(method=method, path=path, headers=headers, data=body or None,
+                             content_type="application/json" if body else None)
+    environ = builder.get_environ()
+    environ["shuima.body"] = body
+    return environ
+
+
+def _caller(app: Callable, environ: dict[str, Any]) -> Callable[[], None]:
+    def start_response(status: str, headers: list, exc_info: Any = None) -> None:
+        return None
+
+    def call() -> None:
+        env = dict(environ, **{"wsgi.input": io.BytesIO(environ["shuima.body"])})
+        body = app(env, start_response)
+        for _chunk in body:
+            pass
+        if hasattr(body, "close"):
+            body.close()
+
+    return call
+
+
+def _without(app: Any, hooks: list[str]) -> Callable[[], None]:
+    """Take ``hooks`` out of ``app``; returns a function that puts them back."""
+    names = {n for h in hooks for n in ((HOOKS[h],) if isinstance(HOOKS[h], str) else HOOKS[h])}
+    before, after = list(app.before_request_funcs[None]), list(app.after_request_funcs[None])
+    app.before_request_funcs[None] = [f for f in before if f.__name__ not in names]
+    app.after_request_funcs[None] = [f for f in after if f.__name__ not in names]
+
+    def restore() -> None:
+        app.before_request_funcs[None], app.after_request_funcs[None] = before, after
+
+    return restore
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--without", default="", help=f"comma-separated hooks to compare without: {', '.join(HOOKS)}")
+    args = parser.parse_args(argv)
+    hooks = [h for h in args.without.split(",") if h]
+    unknown = [h for h in hooks if h not in HOOKS]
+    if unknown:
+        parser.error(f"unknown hook(s): {', '.join(unknown)}")
+
+    from app import create_app
+    from app.embedded_redis import EmbeddedValkey
+    from app.migrate import upgrade
+    from loadtests.hello import app as hello
+    from tests.factories import Factory
+
+    workdir = Path(tempfile.mkdtemp(prefix="shuima-hotpath-"))
+    valkey = None if os.environ.get("REDIS_URL") else EmbeddedValkey(str(workdir / "valkey")).start()
+    redis_url = os.environ.get("REDIS_URL") or valkey.connection_url  # type: ignore[union-attr]
+    url = f"sqlite:///{workdir / 'hotpath.db'}"
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the log stream for the whole run
+    stderr, sys.stderr = sys.stderr, devnull  # the JSON access lines go to the handler's stream
+    try:
+        upgrade(url)
+        app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": os.urandom(24).hex(),
+                          "INSTANCE_PATH": str(workdir), "LOG_JSON": True, "LOG_LEVEL": "INFO",
+                          "PASSWORD_TIME_COST": 1, "PASSWORD_MEMORY_COST": 64,
+                          "VERIFY_RATE_LIMIT": "1000000 per 1 minute"})
+        factory = Factory(app, app.test_client())
+        _uscc, taxpayer = factory.as_taxpayer("A")
+        clerk = factory.as_clerk()
+        token = app.test_client().get("/api/v1/me/code", headers=taxpayer).json["token"]
+        calls = {
+            "hello": _caller(hello, _environ("GET", "/hello", {})),
+            "code fetch": _caller(app, _environ("GET", "/api/v1/me/code", taxpayer)),
+            "verification": _caller(app, _environ("POST", "/api/v1/verifications", clerk,
+                                                  json.dumps({"token": token}).encode())),
+        }
+        variants = [("full", [])] + [(f"without {h}", [h]) for h in hooks]
+        if len(hooks) > 1:
+            variants.append((f"without {', '.join(hooks)}", hooks))
+        times: dict[tuple[str, str], list[float]] = {}
+        for n in range(1, args.rounds + 1):
+            for variant, taken in variants:
+                restore = _without(app, taken)
+                try:
+                    for name, call in calls.items():
+                        if name == "hello" and taken:
+                            continue
+                        for _ in range(100):  # warm: caches, pools, the token cache
+                            call()
+                        started = time.process_time()
+                        for _ in range(args.requests):
+                            call()
+                        times.setdefault((variant, name), []).append((time.process_time() - started) / args.requests)
+                finally:
+                    restore()
+            print(f"round {n}/{args.rounds} done", file=stderr)
+    finally:
+        sys.stderr = stderr
+        devnull.close()
+        if valkey:
+            valkey.stop()
+    hello_best = min(times[("full", "hello")])
+    width = max(len(variant) for variant, _name in times)
+    print(f"{'app':{width}s}  {'endpoint':14s} {'best µs':>8s} {'median µs':>10s} {'× hello':>8s}")
+    for (variant, name), values in times.items():
+        best = min(values)
+        print(f"{variant:{width}s}  {name:14s} {best * 1e6:8.0f} {statistics.median(values) * 1e6:10.0f} "
+              f"{best / hello_best:8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
