@@ -21,7 +21,9 @@ One run, one machine, one gunicorn configuration for both servers:
    with 2 RQ workers (``loadtests/bench_push.py``) and rating ``--rural-households`` households
    end to end (``loadtests/bench_rural.py``), each run as its own process on its own database;
    ``--skip-long`` leaves them out (they add about a minute at full scale);
-7. prints a table and exits 1 when a ratio misses its target.
+7. prints a table, saves it with the options and the commit to
+   ``loadtests/reports/bench-<stamp>.json`` (git-ignored) for later comparison, and exits 1 when a
+   ratio misses its target.
 
 Rounds, spread, CPU per request, split. wrk's keep-alive connections are accepted by whichever
 gunicorn worker wakes first, often most of them by one worker, and that split holds for the
@@ -556,6 +558,21 @@ def long_rows(args: argparse.Namespace, database_url: str | None) -> list[Row]:
 
 
 
+def save_rows(rows: list[Row], args: argparse.Namespace) -> Path:
+    """Write the run's rows and options to ``loadtests/reports/bench-<stamp>.json`` (git-ignored),
+    so that a later run can be set beside this one; returns the path."""
+    from dataclasses import asdict
+
+    reports = ROOT / "loadtests" / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    path = reports / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False).stdout.strip()
+    path.write_text(json.dumps({"commit": commit or None, "options": vars(args), "rows": [asdict(r) for r in rows]},
+                               ensure_ascii=False, indent=1))
+    return path
+
+
 def print_table(rows: list[Row]) -> None:
     header = ("what", "measured", "against", "ratio", "target", "")
     table = [header] + [(r.what, r.figure, r.versus, f"{r.ratio:.2f}×" if r.ratio is not None else "", r.target,
@@ -661,6 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += long_rows(args, url if args.database_url else None)
     print()
     print_table(rows)
+    print(f"\nrows saved to {save_rows(rows, args)}", file=sys.stderr)
     missed = [r.what for r in rows if r.ok is False]
     if missed:
         print(f"\nMISSED: {'; '.join(missed)}", file=sys.stderr)
