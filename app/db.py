@@ -7,10 +7,11 @@ event bus only after a successful commit, so subscribers never see a change that
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import JSON, DateTime, MetaData, String, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, String, create_engine, event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -70,8 +71,20 @@ class ImportRunColumns:
     errors: Mapped[list] = mapped_column(JSON, default=list)
 
 
-def make_engine(url: str) -> Engine:
-    """Build an engine; SQLite gets WAL, foreign keys and a busy timeout for several processes."""
+PING_AFTER_IDLE_SECONDS = 10.0
+"""A pooled connection that sat unused this long is pinged before it is handed out (see ``make_engine``)."""
+
+
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+    """Build an engine; SQLite gets WAL, foreign keys and a busy timeout for several processes.
+
+    Connections are checked before use only after ``ping_after_idle`` seconds in the pool, not
+    on every checkout as ``pool_pre_ping`` does: under load a connection comes back within
+    milliseconds, and a ping per checkout was one of the three PostgreSQL round trips of every
+    verification (ping, INSERT, COMMIT). What a ping is for — a server restarted, or a
+    connection dropped by a firewall, while the pool held it — happens to idle connections; a
+    failed ping discards every pooled connection and a fresh one is handed out.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -83,8 +96,29 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=10)
+    _ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    """SQLAlchemy's pre-ping (the dialect's ``do_ping``), through the pool's documented
+    ``checkout`` hook, for connections idle longer than ``seconds`` only."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the DBAPI's own error types differ by driver
+            raise exc.InvalidatePoolError(f"pooled connection failed its ping: {error}") from error
 
 
 class Database:
