@@ -82,6 +82,7 @@ from typing import Any, Callable
 
 from app.migrate import reset_postgres
 from loadtests.processes import ROOT, base_env, free_port, start_gunicorn, stop, wait_http
+from loadtests.scratch import read_bench_line, scratch
 
 LUA = Path(__file__).with_name("bench.lua")
 #: Targets of issue 5 (ratios within one run).
@@ -309,10 +310,9 @@ class Bench:
         cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA),
                f"http://127.0.0.1:{port}"]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
-        line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH ")), None)
-        if done.returncode or line is None:
+        r = read_bench_line(done.stdout)
+        if done.returncode or r is None:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
-        r = json.loads(line[len("BENCH "):])
         return WrkResult(rps=r["requests"] / (r["duration_us"] / 1e6), p50_ms=r["p50_us"] / 1000,
                          p99_ms=r["p99_us"] / 1000, requests=r["requests"], bad=r["invalid"] + r["socket_errors"])
 
@@ -360,14 +360,14 @@ def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Callable[[], No
     from app.codes.service import issue_code
     from app.services import services
     from app.taxpayers.cache import tp_key
-    from loadtests.seed import BANKS, CLERKS_PER_BANK, clerk_username, taxpayer_username
+    from loadtests.seed import clerk_usernames, taxpayer_username
 
     with app.app_context():
         s = services()
         now = s.clock.now()
         step = max(1, taxpayers // 4000)
         names = [taxpayer_username(i) for i in range(0, taxpayers, step)][:4000]
-        clerks = [clerk_username(b, k) for b in range(1, BANKS + 1) for k in range(1, CLERKS_PER_BANK + 1)]
+        clerks = clerk_usernames()
         with s.uow() as uow:
             users = {u.username: u for u in uow.session.scalars(select(User).where(User.username.in_(names + clerks)))}
 
@@ -515,10 +515,10 @@ def _run_bench_script(module: str, options: list[str], timeout: float) -> dict:
     print(f"running loadtests.{module} {' '.join(options)}…", file=sys.stderr)
     done = subprocess.run([sys.executable, "-m", f"loadtests.{module}", *options], cwd=ROOT, stdout=subprocess.PIPE,
                           text=True, timeout=timeout, check=False)
-    line = next((l for l in reversed(done.stdout.splitlines()) if l.startswith("BENCH ")), None)
-    if done.returncode or line is None:
+    figures = read_bench_line(done.stdout)
+    if done.returncode or figures is None:
         raise RuntimeError(f"exit {done.returncode}: {done.stdout.strip()[-300:]}")
-    return json.loads(line[len("BENCH "):])
+    return figures
 
 
 def long_rows(args: argparse.Namespace, database_url: str | None) -> list[Row]:
@@ -556,8 +556,6 @@ def long_rows(args: argparse.Namespace, database_url: str | None) -> list[Row]:
     return rows
 
 
-
-
 def save_rows(rows: list[Row], args: argparse.Namespace) -> Path:
     """Write the run's rows and options to ``loadtests/reports/bench-<stamp>.json`` (git-ignored),
     so that a later run can be set beside this one; returns the path."""
@@ -582,6 +580,15 @@ def print_table(rows: list[Row]) -> None:
         print(" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
         if n == 0:
             print("-+-".join("-" * w for w in widths))
+
+
+def verdict(rows: list[Row]) -> int:
+    """The exit status of a run: 1 (and the missed rows on stderr) when any row missed its target."""
+    missed = [r.what for r in rows if r.ok is False]
+    if missed:
+        print(f"\nMISSED: {'; '.join(missed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -611,79 +618,59 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
         return 2
 
-    from app import create_app
-    from app.config import normalize_database_url
-    from app.embedded_redis import EmbeddedValkey
-    from app.migrate import upgrade
     from app.services import services
     from loadtests.seed import seed
 
-    workdir = Path(tempfile.mkdtemp(prefix="shuima-bench-"))
-    valkey = None if os.environ.get("REDIS_URL") else EmbeddedValkey(str(workdir / "valkey")).start()
-    redis_url = os.environ.get("REDIS_URL") or valkey.connection_url  # type: ignore[union-attr]
-    url = normalize_database_url(args.database_url or f"sqlite:///{workdir}/bench.db")
-    env = base_env(DATABASE_URL=url, REDIS_URL=redis_url, SHUIMA_INSTANCE_PATH=str(workdir),
-                   SHUIMA_LOG_LEVEL="INFO", SHUIMA_VERIFY_RATE_LIMIT="1000000 per 1 minute")
-    bench = Bench(args, workdir, env)
     rows: list[Row] = []
-    try:
-        if url.startswith("postgresql"):
-            reset_postgres(url)
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "INSTANCE_PATH": str(workdir),
-                          "LOG_JSON": False, "LOG_LEVEL": "WARNING"})
-        with app.app_context():
-            print(f"seeding {args.taxpayers:,} taxpayers…", file=sys.stderr)
-            started = time.perf_counter()
-            first = seed(services(), taxpayers=args.taxpayers, instance_path=str(workdir))
-            seeded = time.perf_counter() - started
-            started = time.perf_counter()
-            seed(services(), taxpayers=args.taxpayers, instance_path=str(workdir))
-            reseeded = time.perf_counter() - started
-        db = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-        n = f"{args.taxpayers:,}"
-        rows += [
-            Row(f"grade import, {n} new rows ({db})", f"{first.timings['taxpayers']:.1f} s",
-                f"{args.taxpayers / first.timings['taxpayers']:,.0f} rows/s"),
-            Row(f"seed --taxpayers {n} ({db}, + accounts, banks)", f"{seeded:.1f} s", "", None, "< 60 s",
-                seeded < 60 or args.taxpayers < 300_000),
-            Row("seed again (idempotent: no change)", f"{reseeded:.1f} s"),
-        ]
-        rows += _badge_rows(app, args.badge_rounds)
+    with scratch("shuima-bench-", args.database_url, reset=True, keep=args.keep) as sc:
+        url, workdir = sc.database_url, sc.workdir
+        env = base_env(DATABASE_URL=url, REDIS_URL=sc.redis_url, SHUIMA_INSTANCE_PATH=str(workdir),
+                       SHUIMA_LOG_LEVEL="INFO", SHUIMA_VERIFY_RATE_LIMIT="1000000 per 1 minute")
+        bench = Bench(args, workdir, env)
+        try:
+            app = sc.create_app()
+            with app.app_context():
+                print(f"seeding {args.taxpayers:,} taxpayers…", file=sys.stderr)
+                started = time.perf_counter()
+                first = seed(services(), taxpayers=args.taxpayers, instance_path=str(workdir))
+                seeded = time.perf_counter() - started
+                started = time.perf_counter()
+                seed(services(), taxpayers=args.taxpayers, instance_path=str(workdir))
+                reseeded = time.perf_counter() - started
+            db = "PostgreSQL" if sc.backend == "postgresql" else "SQLite"
+            n = f"{args.taxpayers:,}"
+            rows += [
+                Row(f"grade import, {n} new rows ({db})", f"{first.timings['taxpayers']:.1f} s",
+                    f"{args.taxpayers / first.timings['taxpayers']:,.0f} rows/s"),
+                Row(f"seed --taxpayers {n} ({db}, + accounts, banks)", f"{seeded:.1f} s", "", None, "< 60 s",
+                    seeded < 60 or args.taxpayers < 300_000),
+                Row("seed again (idempotent: no change)", f"{reseeded:.1f} s"),
+            ]
+            rows += _badge_rows(app, args.badge_rounds)
 
-        if args.configs:
-            for spec in args.configs.split(","):
-                kind, workers, threads, *connections = spec.split(":")
-                bench.start(["-k", kind, "-w", workers, "--threads", threads, *args.gunicorn_args.split(),
-                             *(["--worker-connections", connections[0]] if connections else [])])
-                verify, fetch, _, refresh_codes = _tokens(app, args.taxpayers)
-                config_rows, _ = _service_rows(bench, verify, refresh_codes, fetch, None, label=f"[{spec}] ")
-                rows += config_rows
-                print_table(config_rows)
-        else:
-            bench.start(args.gunicorn_args.split())
-            verify, fetch, badge_bearers, refresh_codes = _tokens(app, args.taxpayers)
-            service_rows, _ = _service_rows(bench, verify, refresh_codes, fetch, badge_bearers)
-            rows += service_rows
-            rows += _redis_rows(redis_url, args.taxpayers)
-    finally:
-        bench.stop()
-        if valkey:
-            valkey.stop()
-        if args.keep:
-            print(f"work directory kept: {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+            if args.configs:
+                for spec in args.configs.split(","):
+                    kind, workers, threads, *connections = spec.split(":")
+                    bench.start(["-k", kind, "-w", workers, "--threads", threads, *args.gunicorn_args.split(),
+                                 *(["--worker-connections", connections[0]] if connections else [])])
+                    verify, fetch, _, refresh_codes = _tokens(app, args.taxpayers)
+                    config_rows, _ = _service_rows(bench, verify, refresh_codes, fetch, None, label=f"[{spec}] ")
+                    rows += config_rows
+                    print_table(config_rows)
+            else:
+                bench.start(args.gunicorn_args.split())
+                verify, fetch, badge_bearers, refresh_codes = _tokens(app, args.taxpayers)
+                service_rows, _ = _service_rows(bench, verify, refresh_codes, fetch, badge_bearers)
+                rows += service_rows
+                rows += _redis_rows(sc.redis_url, args.taxpayers)
+        finally:
+            bench.stop()  # before the embedded Valkey goes
     if not args.skip_long:
         rows += long_rows(args, url if args.database_url else None)
     print()
     print_table(rows)
     print(f"\nrows saved to {save_rows(rows, args)}", file=sys.stderr)
-    missed = [r.what for r in rows if r.ok is False]
-    if missed:
-        print(f"\nMISSED: {'; '.join(missed)}", file=sys.stderr)
-        return 1
-    return 0
+    return verdict(rows)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ Uses an embedded Valkey unless REDIS_URL is set, and a fresh SQLite file unless
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 
 from loadtests.population import population_csv
+from loadtests.scratch import scratch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,20 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url")
     args = parser.parse_args(argv)
 
-    from app import create_app
-    from app.embedded_redis import EmbeddedValkey
-    from app.migrate import upgrade
     from app.services import services
     from app.taxpayers.importer import import_grades
 
-    workdir = tempfile.mkdtemp(prefix="shuima-bench-")
-    url = args.database_url or f"sqlite:///{workdir}/bench.db"
-    valkey = None if os.environ.get("REDIS_URL") else EmbeddedValkey().start()
-    redis_url = os.environ.get("REDIS_URL") or valkey.connection_url  # type: ignore[union-attr]
-    try:
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "INSTANCE_PATH": workdir, "LOG_JSON": False,
-                          "LOG_LEVEL": "WARNING"})
+    with scratch("shuima-bench-", args.database_url) as sc:
+        app = sc.create_app()
         started = time.perf_counter()
         data = population_csv(args.rows)
         generated = time.perf_counter() - started
@@ -53,9 +43,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(file=sys.stderr)
                 print(f"{label:<16} {elapsed:6.1f} s  {args.rows / elapsed:9,.0f} rows/s  created={report.created:,} "
                       f"changed={report.changed:,} unchanged={report.unchanged:,} rejected={report.rejected:,}")
-    finally:
-        if valkey:
-            valkey.stop()
     return 0
 
 

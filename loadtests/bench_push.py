@@ -15,19 +15,16 @@ figures for ``loadtests.bench``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 from loadtests.population import population
+from loadtests.processes import ROOT, base_env, stop
+from loadtests.scratch import print_bench_line, scratch
 
-ROOT = Path(__file__).resolve().parent.parent
 EVERYONE = {"or": [{"==": [{"var": "state"}, "normal"]}, {"!=": [{"var": "state"}, "normal"]}]}
 
 
@@ -47,7 +44,7 @@ def seed(url: str, count: int) -> float:
             batch.append({"uscc": row["uscc"], "name": row["name"], "grade": row["grade"] or None,
                           "state": row["state"],
                           "region_code": row["region"], "industry_code": row["industry"], "size_class": row["size"],
-                          "registered_on": date.fromisoformat(row["registered_on"]), "grade_year": 2025,
+                          "registered_on": date.fromisoformat(row["registered_on"]), "grade_year": int(row["year"]),
                           "created_at": now})
             if len(batch) == 20000:
                 conn.execute(insert(Taxpayer), batch)
@@ -58,9 +55,7 @@ def seed(url: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-
-
-def counts(url: str, policy_id: int) -> tuple[int, int, int]:
+def counts(policy_id: int) -> tuple[int, int, int]:
     """(rows written, rows delivered, chunks done) for the policy."""
     from sqlalchemy import func, select
 
@@ -85,72 +80,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args(argv)
 
-    from app import create_app
-    from app.embedded_redis import EmbeddedValkey
-    from app.migrate import reset_postgres, upgrade
     from app.push import service
     from app.push.settings import push
     from app.services import services
 
-    workdir = tempfile.mkdtemp(prefix="shuima-bench-push-")
-    url = args.database_url or f"sqlite:///{workdir}/bench.db"
-    valkey = None if os.environ.get("REDIS_URL") else EmbeddedValkey().start()
-    redis_url = os.environ.get("REDIS_URL") or valkey.connection_url  # type: ignore[union-attr]
-    env = dict(os.environ, DATABASE_URL=url, REDIS_URL=redis_url, SHUIMA_INSTANCE_PATH=workdir,
-               SHUIMA_PUSH_CHUNK_SIZE=str(args.chunk), SHUIMA_PUSH_QUIET_HOURS="off", SHUIMA_LOG_LEVEL="WARNING",
-               SHUIMA_QUEUE_NAME=f"bench-push-{os.getpid()}")
     workers: list[subprocess.Popen] = []
-    try:
-        if url.startswith("postgresql"):
-            reset_postgres(url)
-        upgrade(url)
-        seconds = seed(url, args.taxpayers)
-        print(f"seeded {args.taxpayers:,} taxpayers in {seconds:.1f} s ({args.taxpayers / seconds:,.0f} rows/s)")
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "INSTANCE_PATH": workdir, "LOG_JSON": False,
-                          "LOG_LEVEL": "WARNING", "PUSH_CHUNK_SIZE": args.chunk, "PUSH_QUIET_HOURS": "off",
-                          "QUEUE_NAME": env["SHUIMA_QUEUE_NAME"]})
-        log = open(Path(workdir) / "workers.log", "ab")  # noqa: SIM115 - closed with the processes
-        for _ in range(args.workers):
-            workers.append(subprocess.Popen([sys.executable, "-m", "workers.main"], cwd=ROOT, env=env, stdout=log,
-                                            stderr=log))
-        time.sleep(3)  # let the workers import and connect before the clock starts
-        with app.app_context():
-            s = services()
-            policy = service.create_policy({"title": "小微企业“六税两费”减免政策", "body": "正文", "category": "tax_relief",
-                                            "rule": EVERYONE}, created_by="bench", uow=s.uow(), clock=s.clock)
-            started = time.perf_counter()
-            service.publish_policy(policy["id"], by="bench", uow=s.uow(), clock=s.clock, jobs=push().jobs)
-            written_at = None
-            while time.perf_counter() - started < args.timeout:
-                written, delivered, chunks = counts(url, policy["id"])
-                if written_at is None and written >= args.taxpayers:
-                    written_at = time.perf_counter() - started
-                print(f"\r  {time.perf_counter() - started:6.1f} s  rows {written:,}  delivered {delivered:,}  "
-                      f"chunks {chunks:,}", end="", file=sys.stderr)
-                if delivered >= args.taxpayers:
-                    break
-                time.sleep(0.25)
-            elapsed = time.perf_counter() - started
-            print(file=sys.stderr)
-        backend = url.split(":", 1)[0]
-        print(f"backend={backend} taxpayers={args.taxpayers:,} workers={args.workers} chunk={args.chunk}")
-        print(f"publish → all rows written   {written_at or float('nan'):6.1f} s")
-        print(f"publish → all inbox delivered {elapsed:6.1f} s  ({delivered / elapsed:,.0f} deliveries/s)")
-        print("BENCH " + json.dumps({"backend": backend, "taxpayers": args.taxpayers, "workers": args.workers,
-                                     "seed_s": round(seconds, 2), "written_s": written_at and round(written_at, 2),
-                                     "delivered_s": round(elapsed, 2), "delivered": delivered}))
-        return 0 if delivered >= args.taxpayers else 1
-    finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        if valkey:
-            valkey.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with scratch("shuima-bench-push-", args.database_url, reset=True) as sc:
+        try:
+            seconds = seed(sc.database_url, args.taxpayers)
+            print(f"seeded {args.taxpayers:,} taxpayers in {seconds:.1f} s ({args.taxpayers / seconds:,.0f} rows/s)")
+            queue = f"bench-push-{os.getpid()}"
+            app = sc.create_app(PUSH_CHUNK_SIZE=args.chunk, PUSH_QUIET_HOURS="off", QUEUE_NAME=queue)
+            env = base_env(DATABASE_URL=sc.database_url, REDIS_URL=sc.redis_url, SHUIMA_INSTANCE_PATH=str(sc.workdir),
+                           SHUIMA_PUSH_CHUNK_SIZE=str(args.chunk), SHUIMA_PUSH_QUIET_HOURS="off",
+                           SHUIMA_LOG_LEVEL="WARNING", SHUIMA_QUEUE_NAME=queue)
+            log = open(sc.workdir / "workers.log", "ab")  # noqa: SIM115 - closed with the processes
+            for _ in range(args.workers):
+                workers.append(subprocess.Popen([sys.executable, "-m", "workers.main"], cwd=ROOT, env=env, stdout=log,
+                                                stderr=log))
+            time.sleep(3)  # let the workers import and connect before the clock starts
+            with app.app_context():
+                s = services()
+                policy = service.create_policy({"title": "小微企业“六税两费”减免政策", "body": "正文",
+                                                "category": "tax_relief", "rule": EVERYONE},
+                                               created_by="bench", uow=s.uow(), clock=s.clock)
+                started = time.perf_counter()
+                service.publish_policy(policy["id"], by="bench", uow=s.uow(), clock=s.clock, jobs=push().jobs)
+                written_at = None
+                while time.perf_counter() - started < args.timeout:
+                    written, delivered, chunks = counts(policy["id"])
+                    if written_at is None and written >= args.taxpayers:
+                        written_at = time.perf_counter() - started
+                    print(f"\r  {time.perf_counter() - started:6.1f} s  rows {written:,}  delivered {delivered:,}  "
+                          f"chunks {chunks:,}", end="", file=sys.stderr)
+                    if delivered >= args.taxpayers:
+                        break
+                    time.sleep(0.25)
+                elapsed = time.perf_counter() - started
+                print(file=sys.stderr)
+            print(f"backend={sc.backend} taxpayers={args.taxpayers:,} workers={args.workers} chunk={args.chunk}")
+            print(f"publish → all rows written   {written_at or float('nan'):6.1f} s")
+            print(f"publish → all inbox delivered {elapsed:6.1f} s  ({delivered / elapsed:,.0f} deliveries/s)")
+            print_bench_line({"backend": sc.backend, "taxpayers": args.taxpayers, "workers": args.workers,
+                              "seed_s": round(seconds, 2), "written_s": written_at and round(written_at, 2),
+                              "delivered_s": round(elapsed, 2), "delivered": delivered})
+            return 0 if delivered >= args.taxpayers else 1
+        finally:
+            for worker in workers:  # before the embedded Valkey they talk to goes
+                stop(worker)
 
 
 if __name__ == "__main__":

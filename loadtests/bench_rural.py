@@ -14,14 +14,12 @@ line of the output, ``BENCH {json}``, carries the figures for ``loadtests.bench`
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
+
+from loadtests.scratch import print_bench_line, scratch
 
 NEWLINE = b"\n"
 HEADER = ("village_code,head_name,id_number,members,labourers,years_resident,health,education,land_area,housing,"
@@ -101,11 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chart", help="also write the county chart (PNG) to this path")
     args = parser.parse_args(argv)
 
-    from app import create_app
     from app.accounts.domain import Role
     from app.accounts.service import create_user
-    from app.embedded_redis import EmbeddedValkey
-    from app.migrate import upgrade
     from app.rural.chart import render_county_chart
     from app.rural.context import actor_for_username, rural
     from app.rural.domain import Actor, PlaceLevel
@@ -117,10 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     from app.rural.statuses import county_standing
     from app.services import services
 
-    workdir = tempfile.mkdtemp(prefix="shuima-rural-bench-")
-    url = args.database_url or f"sqlite:///{workdir}/bench.db"
-    valkey = None if os.environ.get("REDIS_URL") else EmbeddedValkey().start()
-    redis_url = os.environ.get("REDIS_URL") or valkey.connection_url  # type: ignore[union-attr]
     clock = BenchClock(datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc))
     timings: list[tuple[str, float, str]] = []
 
@@ -128,11 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         timings.append((label, time.perf_counter() - started, note))
         print(f"  {label:<34} {timings[-1][1]:6.1f} s  {note}", file=sys.stderr)
 
-    try:
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "INSTANCE_PATH": workdir, "LOG_JSON": False,
-                          "LOG_LEVEL": "WARNING", "PASSWORD_TIME_COST": 1, "PASSWORD_MEMORY_COST": 1024},
-                         clock=clock)
+    with scratch("shuima-rural-bench-", args.database_url) as sc:
+        app = sc.create_app(clock, PASSWORD_TIME_COST=1, PASSWORD_MEMORY_COST=1024)
         with app.app_context():
             s, ctx = services(), rural()
             admin = Actor("bench", "rural_admin", None, None)
@@ -151,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             data, ids = households_csv(villages, args.households)
             loans = loans_csv(ids, args.loan_share, date(2026, 11, 30), len(villages))
             print(f"{len(villages)} villages, {len(ids):,} households ({len(data) / 1e6:.1f} MB CSV), "
-                  f"{loans.count(NEWLINE) - 1:,} loans; database {url.split(':')[0]}", file=sys.stderr)
+                  f"{loans.count(NEWLINE) - 1:,} loans; database {sc.backend}", file=sys.stderr)
 
             total = time.perf_counter()
             started = time.perf_counter()
@@ -189,14 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"end to end {elapsed:.1f} s for {len(ids):,} households in {len(villages)} villages: "
                   f"{f.credit_households:,} credit households, {f.with_limit:,} limits totalling "
                   f"{f.total_limits:,.0f} yuan; balance {f.balance:,.0f}, NPL {f.npl_balance:,.0f}")
-            print("BENCH " + json.dumps({"backend": url.split(":")[0], "households": len(ids),
-                                         "villages": len(villages), "end_to_end_s": round(elapsed, 2),
-                                         "stages": {label: round(seconds, 2) for label, seconds, _ in timings},
-                                         "credit_households": f.credit_households}))
-    finally:
-        if valkey:
-            valkey.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+            print_bench_line({"backend": sc.backend, "households": len(ids), "villages": len(villages),
+                              "end_to_end_s": round(elapsed, 2),
+                              "stages": {label: round(seconds, 2) for label, seconds, _ in timings},
+                              "credit_households": f.credit_households})
     return 0
 
 

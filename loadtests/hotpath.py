@@ -15,7 +15,7 @@ run as the full app (rows "full", "without <hook>" for each, and all of them tog
 Nothing else changes, so the difference is that hook's cost in context (a hook measured alone
 in a loop looks cheaper: its code and data stay in the CPU caches).
 
-Uses a fresh SQLite file and REDIS_URL (else an embedded Valkey); the app runs at the
+Uses a fresh SQLite file and REDIS_URL (else an embedded Valkey: ``loadtests.scratch``); the app runs at the
 production log level (INFO, JSON lines, to /dev/null) with the per-clerk limit lifted.
 """
 
@@ -27,10 +27,10 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Callable
+
+from loadtests.scratch import scratch
 
 HOOKS = {"access_log": "_log", "input_guard": "_refuse_unusable_input", "metrics": ("_start_timer", "_record")}
 
@@ -84,59 +84,49 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown hook(s): {', '.join(unknown)}")
 
-    from app import create_app
-    from app.embedded_redis import EmbeddedValkey
-    from app.migrate import upgrade
     from loadtests.hello import app as hello
     from tests.factories import Factory
 
-    workdir = Path(tempfile.mkdtemp(prefix="shuima-hotpath-"))
-    valkey = None if os.environ.get("REDIS_URL") else EmbeddedValkey(str(workdir / "valkey")).start()
-    redis_url = os.environ.get("REDIS_URL") or valkey.connection_url  # type: ignore[union-attr]
-    url = f"sqlite:///{workdir / 'hotpath.db'}"
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the log stream for the whole run
     stderr, sys.stderr = sys.stderr, devnull  # the JSON access lines go to the handler's stream
     try:
-        upgrade(url)
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": os.urandom(24).hex(),
-                          "INSTANCE_PATH": str(workdir), "LOG_JSON": True, "LOG_LEVEL": "INFO",
-                          "PASSWORD_TIME_COST": 1, "PASSWORD_MEMORY_COST": 64,
-                          "VERIFY_RATE_LIMIT": "1000000 per 1 minute"})
-        factory = Factory(app, app.test_client())
-        _uscc, taxpayer = factory.as_taxpayer("A")
-        clerk = factory.as_clerk()
-        token = app.test_client().get("/api/v1/me/code", headers=taxpayer).json["token"]
-        calls = {
-            "hello": _caller(hello, _environ("GET", "/hello", {})),
-            "code fetch": _caller(app, _environ("GET", "/api/v1/me/code", taxpayer)),
-            "verification": _caller(app, _environ("POST", "/api/v1/verifications", clerk,
-                                                  json.dumps({"token": token}).encode())),
-        }
-        variants = [("full", [])] + [(f"without {h}", [h]) for h in hooks]
-        if len(hooks) > 1:
-            variants.append((f"without {', '.join(hooks)}", hooks))
-        times: dict[tuple[str, str], list[float]] = {}
-        for n in range(1, args.rounds + 1):
-            for variant, taken in variants:
-                restore = _without(app, taken)
-                try:
-                    for name, call in calls.items():
-                        if name == "hello" and taken:
-                            continue
-                        for _ in range(100):  # warm: caches, pools, the token cache
-                            call()
-                        started = time.process_time()
-                        for _ in range(args.requests):
-                            call()
-                        times.setdefault((variant, name), []).append((time.process_time() - started) / args.requests)
-                finally:
-                    restore()
-            print(f"round {n}/{args.rounds} done", file=stderr)
+        with scratch("shuima-hotpath-") as sc:
+            app = sc.create_app(SECRET_KEY=os.urandom(24).hex(), LOG_JSON=True, LOG_LEVEL="INFO",
+                                PASSWORD_TIME_COST=1, PASSWORD_MEMORY_COST=64,
+                                VERIFY_RATE_LIMIT="1000000 per 1 minute")
+            factory = Factory(app, app.test_client())
+            _uscc, taxpayer = factory.as_taxpayer("A")
+            clerk = factory.as_clerk()
+            token = app.test_client().get("/api/v1/me/code", headers=taxpayer).json["token"]
+            calls = {
+                "hello": _caller(hello, _environ("GET", "/hello", {})),
+                "code fetch": _caller(app, _environ("GET", "/api/v1/me/code", taxpayer)),
+                "verification": _caller(app, _environ("POST", "/api/v1/verifications", clerk,
+                                                      json.dumps({"token": token}).encode())),
+            }
+            variants = [("full", [])] + [(f"without {h}", [h]) for h in hooks]
+            if len(hooks) > 1:
+                variants.append((f"without {', '.join(hooks)}", hooks))
+            times: dict[tuple[str, str], list[float]] = {}
+            for n in range(1, args.rounds + 1):
+                for variant, taken in variants:
+                    restore = _without(app, taken)
+                    try:
+                        for name, call in calls.items():
+                            if name == "hello" and taken:
+                                continue
+                            for _ in range(100):  # warm: caches, pools, the token cache
+                                call()
+                            started = time.process_time()
+                            for _ in range(args.requests):
+                                call()
+                            times.setdefault((variant, name), []).append((time.process_time() - started) / args.requests)
+                    finally:
+                        restore()
+                print(f"round {n}/{args.rounds} done", file=stderr)
     finally:
         sys.stderr = stderr
         devnull.close()
-        if valkey:
-            valkey.stop()
     hello_best = min(times[("full", "hello")])
     width = max(len(variant) for variant, _name in times)
     print(f"{'app':{width}s}  {'endpoint':14s} {'best µs':>8s} {'median µs':>10s} {'× hello':>8s}")

@@ -42,7 +42,6 @@ import random
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -51,12 +50,9 @@ from locust.exception import StopUser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `locust -f loadtests/locustfile.py`
 
-from app.codes.domain import color_for  # noqa: E402 - pure rules, no I/O
-from app.taxpayers.domain import Grade, State  # noqa: E402
-from loadtests.population import population  # noqa: E402
+from loadtests.population import csv_line, grades_csv, population  # noqa: E402 - pure, no I/O
 from loadtests.seed import (  # noqa: E402
-    ADMIN_USERNAME, BANKS, CLERKS_PER_BANK, clerk_username, officer_username, read_password, rural_scale,
-    taxpayer_username, village_codes,
+    ADMIN_USERNAME, Identity, clerk_usernames, identity, officer_username, read_password, rural_scale, village_codes,
 )
 
 TAXPAYERS = int(os.environ.get("SHUIMA_LOADTEST_TAXPAYERS", "300000"))
@@ -65,16 +61,6 @@ INSTANCE = os.environ.get("SHUIMA_INSTANCE_PATH", str(Path(__file__).resolve().p
 NEW_FIRMS = 20_000
 #: A token older than this is not handed to a clerk (codes live 60 s; the app refreshes at 55 s).
 FRESH_SECONDS = 40
-CSV_COLUMNS = ("uscc", "name", "grade", "year", "score", "state", "region", "industry", "registered_on", "size")
-
-
-@dataclass(frozen=True)
-class Seeded:
-    username: str
-    uscc: str
-    grade: str | None
-    state: str
-    color: str
 
 
 class World:
@@ -83,12 +69,12 @@ class World:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.password = ""
-        self.taxpayers: Iterator[Seeded] = iter(())
+        self.taxpayers: Iterator[Identity] = iter(())
         self.clerks: Iterator[str] = iter(())
-        self.sample: list[Seeded] = []  # taxpayers whose lines the admin re-sends and looks up
+        self.sample: list[Identity] = []  # taxpayers whose lines the admin re-sends and looks up
         self.new_lines: Iterator[str] = iter(())
         self.resend_lines: list[str] = []
-        self.fresh: collections.deque[tuple[float, str, Seeded]] = collections.deque(maxlen=5000)
+        self.fresh: collections.deque[tuple[float, str, Identity]] = collections.deque(maxlen=5000)
         self.has_inbox = False  # set at test start from the service's OpenAPI paths
         self.has_rural = False
         self.villages: Iterator[tuple[str, str]] = iter(())  # (county, village) for officers
@@ -97,23 +83,21 @@ class World:
         started = time.perf_counter()
         self.password = read_password(INSTANCE)
         rng = random.Random()
-        seeded: list[Seeded] = []
+        seeded: list[Identity] = []
         resend = set(rng.sample(range(TAXPAYERS), min(2000, TAXPAYERS)))
         new_lines = []
         for index, row in enumerate(population(TAXPAYERS + NEW_FIRMS)):
-            line = ",".join(row[c] for c in CSV_COLUMNS)
+            line = csv_line(row)
             if index >= TAXPAYERS:
                 new_lines.append(line)
                 continue
-            grade = Grade(row["grade"]) if row["grade"] else None
-            seeded.append(Seeded(taxpayer_username(index), row["uscc"], row["grade"] or None, row["state"],
-                                 color_for(grade, State(row["state"])).value))
+            seeded.append(identity(index, row))
             if index in resend:
                 self.resend_lines.append(line)
                 self.sample.append(seeded[-1])
         rng.shuffle(seeded)
         self.taxpayers = iter(seeded)
-        clerks = [clerk_username(b, k) for b in range(1, BANKS + 1) for k in range(1, CLERKS_PER_BANK + 1)]
+        clerks = clerk_usernames()
         rng.shuffle(clerks)
         self.clerks = iter(clerks)
         self.new_lines = itertools.cycle(new_lines)  # after 20,000 new firms the lines re-send unchanged
@@ -123,7 +107,7 @@ class World:
         print(f"locustfile: {TAXPAYERS:,} seeded identities loaded in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
 
-    def next_taxpayer(self) -> Seeded:
+    def next_taxpayer(self) -> Identity:
         with self.lock:
             who = next(self.taxpayers, None)
         if who is None:
@@ -144,10 +128,10 @@ class World:
             raise StopUser()  # one simulated officer per seeded village
         return village
 
-    def offer(self, token: str, who: Seeded) -> None:
+    def offer(self, token: str, who: Identity) -> None:
         self.fresh.append((time.monotonic(), token, who))
 
-    def take(self) -> tuple[str, Seeded] | None:
+    def take(self) -> tuple[str, Identity] | None:
         """The newest fresh code a taxpayer just showed, or None."""
         while True:
             try:
@@ -380,7 +364,7 @@ class Admin(HttpUser):
         with WORLD.lock:
             lines = [next(WORLD.new_lines) for _ in range(300)]
         lines += random.sample(WORLD.resend_lines, min(200, len(WORLD.resend_lines)))
-        data = (",".join(CSV_COLUMNS) + "\n" + "\n".join(lines) + "\n").encode()
+        data = grades_csv(lines)
         with self.client.post("/api/v1/grades/imports", headers=self.headers, name="/api/v1/grades/imports",
                               files={"file": ("grades.csv", data, "text/csv")}, catch_response=True) as response:
             if response.status_code != 201:

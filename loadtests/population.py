@@ -14,6 +14,8 @@ REGIONS = ("330203", "330205", "330206", "330211", "330212", "330213", "330281",
 INDUSTRIES = ("5191", "3421", "6513", "5436", "5165", "3856", "0190", "5199", "7212", "4710")
 SIZES = ("micro", "small", "small", "small", "medium", "large")
 TRADES = ("贸易", "科技", "机械", "物流", "建材", "电器", "农业", "服装", "食品", "化工")
+#: The columns of a population row, in the order of the grades CSV.
+COLUMNS = ("uscc", "name", "grade", "year", "score", "state", "region", "industry", "registered_on", "size")
 
 
 def uscc_for(n: int) -> str:
@@ -51,8 +53,16 @@ def population(count: int, *, seed: int = 2026, year: int = 2025) -> Iterator[di
         }
 
 
+def csv_line(row: dict[str, str]) -> str:
+    """One population row as a line of the grades CSV (no field holds a comma or a quote)."""
+    return ",".join(row[c] for c in COLUMNS)
+
+
+def grades_csv(lines: list[str]) -> bytes:
+    """A grades CSV file: the header and ``lines`` (from ``csv_line``)."""
+    return ("\n".join([",".join(COLUMNS), *lines]) + "\n").encode()
+
+
 def population_csv(count: int, **kwargs: int) -> bytes:
-    columns = ("uscc", "name", "grade", "year", "score", "state", "region", "industry", "registered_on", "size")
-    lines = [",".join(columns)]
-    lines.extend(",".join(row[c] for c in columns) for row in population(count, **kwargs))
-    return ("\n".join(lines) + "\n").encode()
+    """The first ``count`` rows of the population as a grades CSV file."""
+    return grades_csv([csv_line(row) for row in population(count, **kwargs)])

@@ -6,7 +6,7 @@ What it creates, all idempotent (a second run changes nothing and takes a few se
   unrated / suspended / blacklisted), loaded through the ordinary bulk importer;
 - one taxpayer account per firm, username ``lt-tp-<index>`` (``index`` is the firm's
   position in the population, so a load generator knows a user's USCC and expected grade
-  without asking the database: ``identity(index)``);
+  without asking the database: ``identities(N)``, or ``identity(index, row)``);
 - ``BANKS`` banks ``LT-BANK-001``… with ``CLERKS_PER_BANK`` clerks each, ``lt-clerk-<bank>-<k>``,
   and one ``lt-admin`` tax-bureau account;
 - whatever the registered ``SEEDERS`` add: ``seed_rural`` files one county per 100,000 taxpayers
@@ -73,6 +73,11 @@ def clerk_username(bank: int, k: int) -> str:
     return f"{CLERK_PREFIX}{bank:03d}-{k}"
 
 
+def clerk_usernames() -> list[str]:
+    """Every seeded clerk, bank by bank."""
+    return [clerk_username(b, k) for b in range(1, BANKS + 1) for k in range(1, CLERKS_PER_BANK + 1)]
+
+
 @dataclass(frozen=True)
 class Identity:
     """What a load generator needs to act as, and check, one seeded taxpayer."""
@@ -85,13 +90,17 @@ class Identity:
     color: str
 
 
+def identity(index: int, row: dict[str, str]) -> Identity:
+    """The seeded taxpayer made from the ``index``-th population ``row``, with its expected color."""
+    grade = Grade(row["grade"]) if row["grade"] else None
+    return Identity(index, taxpayer_username(index), row["uscc"], row["grade"] or None, row["state"],
+                    color_for(grade, State(row["state"])).value)
+
+
 def identities(count: int) -> Iterator[Identity]:
     """The seeded taxpayers with their expected color, in population order (no database)."""
     for index, row in enumerate(population(count)):
-        grade = Grade(row["grade"]) if row["grade"] else None
-        state = State(row["state"])
-        yield Identity(index, taxpayer_username(index), row["uscc"], row["grade"] or None, row["state"],
-                       color_for(grade, state).value)
+        yield identity(index, row)
 
 
 class Seeder(Protocol):

@@ -18,8 +18,6 @@ from app.accounts.domain import Role
 from loadtests.processes import base_env, free_port, start_gunicorn, stop, wait_http
 from tests.factories import Factory
 
-SECRET = "test-secret-not-for-production-0123456789"  # the `app` fixture's, so both sides agree
-
 
 def call(base: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
@@ -40,9 +38,11 @@ def log_in(base: str, username: str) -> str:
 
 @pytest.fixture
 def two_instances(app, database_url: str, redis_url: str, tmp_path) -> Iterator[tuple[str, str]]:
-    env = base_env(DATABASE_URL=database_url, REDIS_URL=redis_url, SHUIMA_SECRET_KEY=SECRET,
+    # The `app` fixture's secret (the two servers must share one) and its cheap password hashing.
+    env = base_env(DATABASE_URL=database_url, REDIS_URL=redis_url, SHUIMA_SECRET_KEY=app.config["SECRET_KEY"],
                    SHUIMA_INSTANCE_PATH=str(tmp_path / "shared-instance"), SHUIMA_LOG_LEVEL="WARNING",
-                   SHUIMA_PASSWORD_TIME_COST="1", SHUIMA_PASSWORD_MEMORY_COST="64")
+                   SHUIMA_PASSWORD_TIME_COST=str(app.config["PASSWORD_TIME_COST"]),
+                   SHUIMA_PASSWORD_MEMORY_COST=str(app.config["PASSWORD_MEMORY_COST"]))
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     ports = free_port(), free_port()
     servers = [start_gunicorn("app.wsgi:app", port=port, env=env, args=["-w", "1", "--threads", "2"],

@@ -1,0 +1,94 @@
+"""The load-test tools against real processes and a real database: the benchmark finds a master's
+workers, the scratch back ends clean up after themselves, and the seed reports its progress and
+stores the population's grades as generated."""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from app.services import services
+from app.taxpayers.models import Taxpayer
+from loadtests import bench
+from loadtests.population import population
+from loadtests.processes import stop
+from loadtests.scratch import scratch
+from loadtests.seed import rural_scale, seed
+
+MASTER = """
+import subprocess, sys, time
+children = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
+print(" ".join(str(child.pid) for child in children), flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def master_and_workers() -> Iterator[tuple[subprocess.Popen, list[int]]]:
+    """A process with two children, like a gunicorn master and its workers."""
+    master = subprocess.Popen([sys.executable, "-c", MASTER], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = sorted(int(pid) for pid in master.stdout.readline().split())  # type: ignore[union-attr]
+        yield master, workers
+    finally:
+        for pid in workers:
+            subprocess.run(["kill", str(pid)], check=False)
+        stop(master, grace=2)
+        master.stdout.close()  # type: ignore[union-attr]
+
+
+def test_the_workers_of_a_master_are_its_children(master_and_workers):
+    master, workers = master_and_workers
+    assert bench.worker_pids(master.pid) == workers
+    assert sorted(bench.worker_cpu(master.pid)) == workers
+
+
+def test_the_workers_are_found_without_the_kernels_children_files(master_and_workers, monkeypatch):
+    def no_children_file(path, *args, **kwargs):  # a kernel without CONFIG_PROC_CHILDREN
+        if str(path).endswith("/children"):
+            raise FileNotFoundError(path)
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "open", no_children_file, raising=False)
+    master, workers = master_and_workers
+    assert bench.worker_pids(master.pid) == workers
+
+
+def test_a_pid_that_is_not_running_has_no_workers():
+    assert bench.worker_pids(2**22 + 1) == []  # above Linux's largest pid_max: never a live process
+
+
+def test_scratch_gives_a_migrated_sqlite_database_and_removes_its_directory():
+    with scratch("shuima-test-scratch-") as sc:
+        workdir = sc.workdir
+        assert sc.backend == "sqlite" and (workdir / "bench.db").exists()
+        with sc.create_app().app_context():
+            with services().uow() as uow:
+                assert uow.session.scalar(select(func.count()).select_from(Taxpayer)) == 0
+    assert not workdir.exists()
+
+
+def test_seed_reports_progress_to_the_end_of_each_stage(app):
+    seen: dict[str, tuple[int, int]] = {}
+    with app.app_context():
+        seed(services(), taxpayers=30, instance_path=app.instance_path,
+             progress=lambda stage, done, total: seen.__setitem__(stage, (done, total)))
+    county = rural_scale(30).counties[0][0]
+    assert seen["taxpayers"] == (30, 30)
+    assert seen["accounts"][0] == seen["accounts"][1] > 30  # the firms' accounts, the clerks and lt-admin
+    assert seen[f"rural {county}"][0] == seen[f"rural {county}"][1] > 0
+
+
+def test_seeded_grades_and_states_are_the_populations(app):
+    with app.app_context():
+        seed(services(), taxpayers=400, instance_path=app.instance_path)
+        with services().uow() as uow:
+            stored = collections.Counter(
+                (grade or "", state) for grade, state in uow.session.execute(select(Taxpayer.grade, Taxpayer.state)))
+    assert stored == collections.Counter((row["grade"], row["state"]) for row in population(400))
