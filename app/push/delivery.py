@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.clock import LOCAL_TZ
+from app.fields import local_iso
 from app.push.domain import (
     COUNTED, Channel, Preferences, QuietHours, Status, backoff_seconds, decide, is_permanent_http_failure,
     local_day_start,
@@ -29,6 +29,8 @@ from app.push.webhook import Gateway
 log = logging.getLogger(__name__)
 
 SEND_JOB = "workers.push.send_webhooks"
+#: Ids per ``UPDATE … WHERE id IN (…)``, keeping each statement well inside SQLite's parameter limit.
+ID_SLICE = 1000
 
 
 def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -42,9 +44,17 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
     session.execute(insert(model).on_conflict_do_nothing(), rows)
 
 
+def update_by_ids(session: Session, ids: Sequence[int], *where: ColumnElement[bool], **values: Any) -> None:
+    """Set ``values`` on the deliveries among ``ids`` that also satisfy ``where``, a slice at a time."""
+    for start in range(0, len(ids), ID_SLICE):
+        session.execute(update(Delivery).where(Delivery.id.in_(ids[start:start + ID_SLICE]), *where)
+                        .values(**values).execution_options(synchronize_session=False))
+
+
 def preferences_from(row: Any, settings: PushSettings) -> Preferences:
-    """A taxpayer's ``Preferences`` from its (possibly missing, outer-joined) preference columns."""
-    if row is None or getattr(row, "pref_uscc", None) is None:
+    """A taxpayer's ``Preferences`` from a ``Preference`` row or the outer-joined ``PREFERENCE_COLUMNS``;
+    a missing row (None, or all columns NULL) and each NULL column take the settings' defaults."""
+    if row is None:
         return settings.default_preferences()
     quiet = settings.quiet_hours if row.quiet_hours is None else QuietHours.parse(row.quiet_hours)
     return Preferences(
@@ -57,8 +67,7 @@ def preferences_from(row: Any, settings: PushSettings) -> Preferences:
 
 #: Columns to select next to a taxpayer so ``preferences_from`` can read them (outer join).
 PREFERENCE_COLUMNS = (
-    Preference.uscc.label("pref_uscc"), Preference.opt_out_categories, Preference.opt_out_channels,
-    Preference.quiet_hours, Preference.daily_cap,
+    Preference.opt_out_categories, Preference.opt_out_channels, Preference.quiet_hours, Preference.daily_cap,
 )
 
 
@@ -124,10 +133,7 @@ def dispatch(session_factory: Any, where: ColumnElement[bool], *, now: datetime,
             .order_by(Delivery.digest_id, Delivery.id)
         ).all()
         ids = [row.id for row in webhook]
-        for start in range(0, len(ids), 1000):
-            session.execute(update(Delivery).where(Delivery.id.in_(ids[start:start + 1000]))
-                            .values(due_at=now + settings.sweep_after)
-                            .execution_options(synchronize_session=False))
+        update_by_ids(session, ids, due_at=now + settings.sweep_after)
         session.commit()
     batches: list[tuple] = []
     batch: list[int] = []
@@ -155,7 +161,7 @@ def _message(group: list[Any], policies: dict[int, Policy], now: datetime) -> di
         "messages": [{"policy_id": row.policy_id, "title": policies[row.policy_id].title,
                       "body": policies[row.policy_id].body, "category": policies[row.policy_id].category,
                       "critical": policies[row.policy_id].critical} for row in group],
-        "sent_at": now.astimezone(LOCAL_TZ).isoformat(),
+        "sent_at": local_iso(now),
     }
 
 
@@ -173,10 +179,7 @@ def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway,
         claimable = (Delivery.id.in_(ids), Delivery.status == Status.QUEUED.value,
                      or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
         claimed = list(session.scalars(select(Delivery.id).where(*claimable)))
-        if claimed:
-            session.execute(update(Delivery).where(Delivery.id.in_(claimed), *claimable[1:])
-                            .values(claimed_until=lease, attempts=Delivery.attempts + 1)
-                            .execution_options(synchronize_session=False))
+        update_by_ids(session, claimed, *claimable[1:], claimed_until=lease, attempts=Delivery.attempts + 1)
         session.commit()
         rows = list(session.execute(select(Delivery.id, Delivery.uscc, Delivery.policy_id, Delivery.digest_id,
                                            Delivery.attempts).where(Delivery.id.in_(claimed))))
@@ -202,8 +205,7 @@ def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway,
                 wait = backoff_seconds(attempts, settings.webhook_backoff)
                 values = {"due_at": now + timedelta(seconds=wait), "claimed_until": None, "error": result.error}
                 outcome["retry"] += len(group)
-            session.execute(update(Delivery).where(Delivery.id.in_(group_ids)).values(**values)
-                            .execution_options(synchronize_session=False))
+            update_by_ids(session, group_ids, **values)
             session.commit()  # per message: a crash later cannot undo what the gateway already has
     if outcome["failed"]:
         log.warning("push webhook: %s message row(s) dead-lettered", outcome["failed"])

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from sqlalchemy import select
-
-from app.push.models import Policy
-from app.push.service import create_policy, publish_policy
+from app.push.service import publish_once
 from app.push.settings import push
 
 #: (key, category, priority, title, body, rule)
@@ -41,13 +38,7 @@ def seed_catalogue(s: Any) -> Iterator[str]:
     """Create and publish the starter policies missing so far; yields one summary line."""
     created = 0
     for key, category, priority, title, body, rule in CATALOGUE:
-        source_key = f"demo:{key}"
-        with s.uow() as uow:
-            exists = uow.session.scalar(select(Policy.id).where(Policy.source_key == source_key)) is not None
-        if exists:
-            continue
-        policy = create_policy({"title": title, "body": body, "category": category, "priority": priority,
-                                "rule": rule}, created_by="seed", uow=s.uow(), clock=s.clock, source_key=source_key)
-        publish_policy(policy["id"], by="seed", uow=s.uow(), clock=s.clock, jobs=push().jobs)
-        created += 1
+        data = {"title": title, "body": body, "category": category, "priority": priority, "rule": rule}
+        created += publish_once(data, source_key=f"demo:{key}", by="seed", uow=s.uow(), clock=s.clock,
+                                jobs=push().jobs)
     yield f"push policies: {created} created and published, {len(CATALOGUE) - created} already there"

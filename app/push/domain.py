@@ -92,9 +92,6 @@ class QuietHours:
             end += timedelta(days=1)
         return end.astimezone(timezone.utc)
 
-    def text(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
 
 def parse_hhmm(text: str) -> time:
     """``"08:00"`` → time(8, 0); raises ``ValueError`` for anything else."""

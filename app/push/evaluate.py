@@ -15,6 +15,7 @@ from app.push.domain import years_between
 from app.push.rules import OP_TEXT, VARIABLES, And, Compare, Const, HasTag, In, Literal, Node, Not, Or
 from app.taxpayers.domain import Grade, State
 
+
 def _compare(op: str, left: Any, right: Any) -> bool:
     if op == "==":
         return left is None if right is None else left is not None and left == right
@@ -26,7 +27,7 @@ def _compare(op: str, left: Any, right: Any) -> bool:
 
 
 def evaluate(node: Node, profile: dict[str, Any]) -> bool:
-    """The rule's verdict on one profile (see ``app.push.profile`` for the keys)."""
+    """The rule's verdict on one profile (see ``profile_of`` for the keys)."""
     if isinstance(node, Const):
         return node.value
     if isinstance(node, And):
@@ -120,3 +121,13 @@ def profile_of(*, grade: str | None, state: str, industry_code: str | None, regi
         "years_registered": years_between(registered_on, today),
         "tags": sorted(tags),
     }
+
+
+def taxpayer_profile(taxpayer: Any, *, tags: list[str] | tuple[str, ...], today: date,
+                     graded: tuple[str | None, str] | None = None) -> dict[str, Any]:
+    """``profile_of`` for a taxpayer row; ``graded`` is a (grade, state) that replaces the current
+    one (the grade history at some moment), None for the taxpayer's current grade and state."""
+    grade, state = graded or (taxpayer.grade, taxpayer.state)
+    return profile_of(grade=grade, state=state, industry_code=taxpayer.industry_code,
+                      region_code=taxpayer.region_code, size_class=taxpayer.size_class,
+                      registered_on=taxpayer.registered_on, tags=tags, today=today)

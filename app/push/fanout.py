@@ -18,8 +18,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.clock import LOCAL_TZ
 from app.push.delivery import PREFERENCE_COLUMNS, dispatch, insert_ignoring_duplicates, write_deliveries
 from app.push.domain import PolicyStatus, in_region_scope, is_live
-from app.push.models import Delivery, FanoutChunk, Policy, Preference, TaxpayerTag
-from app.push.evaluate import evaluate, profile_of
+from app.push.evaluate import evaluate, taxpayer_profile
+from app.push.models import Delivery, FanoutChunk, Policy, Preference
+from app.push.repository import SqlAlchemyInboxRepository
 from app.push.rules import parse_rule
 from app.push.settings import Jobs, PushSettings
 from app.push.sqlrules import compile_region_scope, compile_rule
@@ -119,10 +120,8 @@ def rematch_taxpayer(uscc: str, *, session_factory: Any, settings: PushSettings,
         if row is None:
             return []
         taxpayer = row[0]
-        tags = list(session.scalars(select(TaxpayerTag.tag).where(TaxpayerTag.uscc == uscc)))
-        profile = profile_of(grade=taxpayer.grade, state=taxpayer.state, industry_code=taxpayer.industry_code,
-                             region_code=taxpayer.region_code, size_class=taxpayer.size_class,
-                             registered_on=taxpayer.registered_on, tags=tags, today=now.astimezone(LOCAL_TZ).date())
+        profile = taxpayer_profile(taxpayer, tags=SqlAlchemyInboxRepository(session).tags(uscc),
+                                   today=now.astimezone(LOCAL_TZ).date())
         matched_ids = []
         for policy in live_policies(session, now):
             if in_region_scope(taxpayer.region_code, policy.region_scope or []) and evaluate(parse_rule(policy.rule),

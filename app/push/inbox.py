@@ -14,12 +14,14 @@ from sqlalchemy import update
 from app.clock import LOCAL_TZ, Clock
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
-from app.push.domain import QuietHours, Status, in_region_scope
-from app.push.evaluate import describe, explain, profile_of
+from app.push.delivery import preferences_from
+from app.push.domain import Status, in_region_scope
+from app.push.evaluate import describe, explain, taxpayer_profile
 from app.push.models import Delivery, Policy, Preference
 from app.push.repository import SqlAlchemyInboxRepository
 from app.push.rules import parse_rule
 from app.push.settings import PushSettings
+
 
 def _item(d: Delivery, p: Policy) -> dict[str, Any]:
     return {"id": d.id, "policy_id": p.id, "title": p.title, "body": p.body, "category": p.category,
@@ -47,11 +49,8 @@ def profile_at(repo: SqlAlchemyInboxRepository, uscc: str, moment: datetime) -> 
     """The taxpayer's profile as it stood at ``moment``: grade and state from the grade history."""
     taxpayer = repo.taxpayer(uscc)
     assert taxpayer is not None  # deliveries reference existing taxpayers
-    grade, state = repo.grade_at(uscc, moment) or (taxpayer.grade, taxpayer.state)
-    return profile_of(grade=grade, state=state, industry_code=taxpayer.industry_code,
-                      region_code=taxpayer.region_code, size_class=taxpayer.size_class,
-                      registered_on=taxpayer.registered_on, tags=repo.tags(uscc),
-                      today=moment.astimezone(LOCAL_TZ).date())
+    return taxpayer_profile(taxpayer, tags=repo.tags(uscc), today=moment.astimezone(LOCAL_TZ).date(),
+                            graded=repo.grade_at(uscc, moment))
 
 
 def inbox_item(uscc: str, delivery_id: int, *, uow: UnitOfWork) -> dict[str, Any]:
@@ -81,17 +80,22 @@ def mark_read(uscc: str, delivery_id: int, *, uow: UnitOfWork, clock: Clock) -> 
         return _item(d, p)
 
 
+def _preferences_dict(pref: Preference | None, settings: PushSettings) -> dict[str, Any]:
+    """Stored preferences as the API shows them, with the settings' defaults filled in."""
+    prefs = preferences_from(pref, settings)
+    quiet = prefs.quiet_hours
+    return {
+        "opt_out_categories": sorted(prefs.opt_out_categories),
+        "opt_out_channels": sorted(prefs.opt_out_channels),
+        "quiet_hours": {"start": f"{quiet.start:%H:%M}", "end": f"{quiet.end:%H:%M}"} if quiet else None,
+        "daily_cap": prefs.daily_cap,
+    }
+
+
 def get_preferences(uscc: str, *, uow: UnitOfWork, settings: PushSettings) -> dict[str, Any]:
     """The caller's preferences, defaults filled in."""
     with uow:
-        pref = SqlAlchemyInboxRepository(uow.session).preference(uscc)
-        quiet = settings.quiet_hours if pref is None or pref.quiet_hours is None else QuietHours.parse(pref.quiet_hours)
-        return {
-            "opt_out_categories": sorted(pref.opt_out_categories) if pref else [],
-            "opt_out_channels": sorted(pref.opt_out_channels) if pref else [],
-            "quiet_hours": {"start": f"{quiet.start:%H:%M}", "end": f"{quiet.end:%H:%M}"} if quiet else None,
-            "daily_cap": pref.daily_cap if pref and pref.daily_cap is not None else settings.daily_cap,
-        }
+        return _preferences_dict(SqlAlchemyInboxRepository(uow.session).preference(uscc), settings)
 
 
 def put_preferences(uscc: str, data: dict[str, Any], *, uow: UnitOfWork, clock: Clock,
@@ -112,4 +116,4 @@ def put_preferences(uscc: str, data: dict[str, Any], *, uow: UnitOfWork, clock: 
         pref.updated_at = clock.now()
         uow.session.add(pref)
         uow.commit()
-    return get_preferences(uscc, uow=uow, settings=settings)
+        return _preferences_dict(pref, settings)

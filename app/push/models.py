@@ -66,7 +66,7 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
     #: Rows delivered together as one digest share the id of the digest's first row.
-    digest_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    digest_id: Mapped[int | None] = mapped_column(BigId)
     matched_at: Mapped[datetime] = mapped_column(UtcDateTime())
     #: When the row next needs attention: end of quiet hours, digest time, retry time, or the
     #: lease of a queued row (past it, the row is re-dispatched: this is the sweeper).
@@ -124,7 +124,11 @@ class TaxpayerTag(Base):
 
 
 class PushAudit(Base):
-    """Who did what with critical messages (publishing one, each bypass of a preference)."""
+    """The audit trail: who created, flagged or published a critical policy, who withdrew a policy.
+
+    What a critical message bypassed for one taxpayer is recorded on its delivery row
+    (``Delivery.bypassed``), next to the reason ``critical_bypass``.
+    """
 
     __tablename__ = "push_audit"
 

@@ -140,19 +140,6 @@ def parse_rule(rule: Any) -> Node:
     return node
 
 
-def variables_of(node: Node) -> set[str]:
-    """The variables a rule reads (to know e.g. whether tags must be loaded)."""
-    if isinstance(node, (And, Or)):
-        return set().union(*(variables_of(c) for c in node.children))
-    if isinstance(node, Not):
-        return variables_of(node.child)
-    if isinstance(node, (Compare, In)):
-        return {node.var}
-    if isinstance(node, HasTag):
-        return {"tags"}
-    return set()
-
-
 class _Parser:
     def __init__(self, problems: list[tuple[str, str]]):
         self.problems = problems
@@ -241,10 +228,12 @@ class _Parser:
             return True, raw
         if spec.kind is Kind.DATE:
             try:
-                return True, date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else _no_date()
+                if isinstance(raw, str) and len(raw) == 10:
+                    return True, date.fromisoformat(raw)
             except ValueError:
-                self.fail(path, "must be a date as YYYY-MM-DD")
-                return False, None
+                pass
+            self.fail(path, "must be a date as YYYY-MM-DD")
+            return False, None
         self.fail(path, "tags can only be tested with {\"in\": [\"tag\", {\"var\": \"tags\"}]}")
         return False, None
 
@@ -310,7 +299,3 @@ class _Parser:
         if not all(ok for ok, _ in values):
             return None
         return In(first, tuple(v for _, v in values), path)
-
-
-def _no_date() -> date:
-    raise ValueError

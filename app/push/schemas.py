@@ -18,15 +18,12 @@ CHANNELS = [c.value for c in Channel]
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="must be a time as HH:MM (00:00–23:59)")
 
 
-class PolicyTime(LocalDateTime):
-    """A validity bound. 0001-01-01T00:00 in Shanghai is still year 0 in UTC, past the range of
-    ``datetime``: that is refused as a bad date instead of escaping as an OverflowError (a 500)."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        try:
-            return super()._deserialize(value, attr, data, **kwargs)
-        except OverflowError:
-            raise ValidationError("is outside the supported range of dates") from None
+#: Limits a policy's fields obey whether it is created or patched (the two schemas differ only
+#: in what is required and what defaults).
+TITLE = validate.Length(min=2, max=200)
+BODY = validate.Length(min=2, max=10000)
+CATEGORY = validate.OneOf(CATEGORIES)
+PRIORITY = validate.Range(min=0, max=100)
 
 
 class RegionScope(fields.List):
@@ -37,26 +34,26 @@ class RegionScope(fields.List):
 
 
 class PolicyInSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=2, max=200))
-    body = fields.String(required=True, validate=validate.Length(min=2, max=10000))
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    title = fields.String(required=True, validate=TITLE)
+    body = fields.String(required=True, validate=BODY)
+    category = fields.String(required=True, validate=CATEGORY)
     region_scope = RegionScope(load_default=list)
-    valid_from = PolicyTime(load_default=None)
-    valid_to = PolicyTime(load_default=None, allow_none=True)
-    priority = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100))
+    valid_from = LocalDateTime(load_default=None)
+    valid_to = LocalDateTime(load_default=None, allow_none=True)
+    priority = fields.Integer(load_default=0, validate=PRIORITY)
     critical = fields.Boolean(load_default=False)
     rule = fields.Raw(required=True, metadata={"description": "JsonLogic subset over the taxpayer profile, "
                                                               "e.g. {\"==\": [{\"var\": \"color\"}, \"red\"]}"})
 
 
 class PolicyPatchSchema(Schema):
-    title = fields.String(validate=validate.Length(min=2, max=200))
-    body = fields.String(validate=validate.Length(min=2, max=10000))
-    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    title = fields.String(validate=TITLE)
+    body = fields.String(validate=BODY)
+    category = fields.String(validate=CATEGORY)
     region_scope = RegionScope()
-    valid_from = PolicyTime()
-    valid_to = PolicyTime(allow_none=True)
-    priority = fields.Integer(validate=validate.Range(min=0, max=100))
+    valid_from = LocalDateTime()
+    valid_to = LocalDateTime(allow_none=True)
+    priority = fields.Integer(validate=PRIORITY)
     critical = fields.Boolean()
     rule = fields.Raw()
 

@@ -173,6 +173,23 @@ def publish_policy(policy_id: int, *, by: str, uow: UnitOfWork, clock: Clock, jo
     return result
 
 
+def publish_once(data: dict[str, Any], *, source_key: str, by: str, uow: UnitOfWork, clock: Clock,
+                 jobs: Jobs) -> bool:
+    """Create and publish a generated policy unless the one keyed ``source_key`` exists; True if this call did.
+
+    Run any number of times, even concurrently, it publishes one policy per key (the key is unique).
+    """
+    with uow:
+        if SqlAlchemyPolicyRepository(uow.session).id_by_source_key(source_key) is not None:
+            return False
+    try:
+        policy = create_policy(data, created_by=by, uow=uow, clock=clock, source_key=source_key)
+    except IntegrityError:  # a concurrent run created it first
+        return False
+    publish_policy(policy["id"], by=by, uow=uow, clock=clock, jobs=jobs)
+    return True
+
+
 def delivery_counts(policy_id: int, *, uow: UnitOfWork) -> dict[str, Any]:
     """Delivery rows of a policy counted by status and by channel × status."""
     with uow:
@@ -208,18 +225,9 @@ def run_calendar(*, reminders: list[Reminder], holidays: frozenset[date], uow: U
     now = clock.now()
     published = []
     for due in due_reminders(reminders, now.astimezone(LOCAL_TZ).date(), holidays):
-        with uow:
-            existing = SqlAlchemyPolicyRepository(uow.session).id_by_source_key(due.source_key)
-        if existing is not None:
-            continue
         r = due.reminder
-        try:
-            policy = create_policy({"title": due.title, "body": due.body, "category": r.category, "rule": r.rule,
-                                    "priority": r.priority, "critical": r.critical, "valid_from": now,
-                                    "valid_to": _end_of_local_day(due.valid_to)},
-                                   created_by="calendar", uow=uow, clock=clock, source_key=due.source_key)
-        except IntegrityError:  # a concurrent run created it first (source_key is unique)
-            continue
-        publish_policy(policy["id"], by="calendar", uow=uow, clock=clock, jobs=jobs)
-        published.append(due.source_key)
+        data = {"title": due.title, "body": due.body, "category": r.category, "rule": r.rule, "priority": r.priority,
+                "critical": r.critical, "valid_from": now, "valid_to": _end_of_local_day(due.valid_to)}
+        if publish_once(data, source_key=due.source_key, by="calendar", uow=uow, clock=clock, jobs=jobs):
+            published.append(due.source_key)
     return published

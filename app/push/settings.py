@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from flask import Flask, current_app
 
 from app.push.domain import Preferences, QuietHours
 from app.push.webhook import Gateway, HttpGateway
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,9 @@ class PushSettings:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "PushSettings":
         """Parse the ``PUSH_*`` settings; raises ``ValueError`` naming a malformed one."""
-        try:
-            quiet = QuietHours.parse(cfg["PUSH_QUIET_HOURS"])
-        except ValueError as exc:
-            raise ValueError(f"SHUIMA_PUSH_QUIET_HOURS: {exc}") from exc
-        holidays = frozenset(date.fromisoformat(d.strip()) for d in cfg["PUSH_HOLIDAYS"].split(",") if d.strip())
-        backoff = tuple(int(s) for s in cfg["PUSH_WEBHOOK_BACKOFF_SECONDS"].split(",") if s.strip())
+        quiet = _parse(cfg, "PUSH_QUIET_HOURS", QuietHours.parse)
+        holidays = _parse(cfg, "PUSH_HOLIDAYS", lambda text: frozenset(date.fromisoformat(d) for d in _items(text)))
+        backoff = _parse(cfg, "PUSH_WEBHOOK_BACKOFF_SECONDS", lambda text: tuple(int(s) for s in _items(text)))
         return cls(
             chunk_size=max(1, cfg["PUSH_CHUNK_SIZE"]), quiet_hours=quiet, daily_cap=cfg["PUSH_DAILY_CAP"],
             sweep_after=timedelta(seconds=cfg["PUSH_SWEEP_AFTER_SECONDS"]),
@@ -48,6 +47,19 @@ class PushSettings:
 
     def default_preferences(self) -> Preferences:
         return Preferences(quiet_hours=self.quiet_hours, daily_cap=self.daily_cap)
+
+
+def _items(text: str) -> list[str]:
+    """The non-empty items of a comma-separated setting."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _parse(cfg: Mapping[str, Any], name: str, parse: Callable[[str], T]) -> T:
+    """``parse(cfg[name])``, its ``ValueError`` prefixed with the environment variable's name."""
+    try:
+        return parse(cfg[name])
+    except ValueError as exc:
+        raise ValueError(f"SHUIMA_{name}: {exc}") from exc
 
 
 class Jobs(Protocol):

@@ -14,11 +14,14 @@ from datetime import date
 from sqlalchemy import and_, case, exists, false, literal, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.codes.domain import color_for
 from app.push.models import TaxpayerTag
 from app.push.rules import And, Compare, Const, HasTag, In, Node, Not, Or
+from app.taxpayers.domain import Grade, State
 from app.taxpayers.models import Taxpayer
 
-_GRADE_COLORS = {"A": "gold", "B": "silver", "M": "green", "C": "blue", "D": "red"}
+#: A rated taxpayer's color by grade, taken from ``color_for`` so the two cannot drift apart.
+_GRADE_COLORS = {grade.value: color_for(grade, State.NORMAL).value for grade in Grade}
 
 
 def color_expression() -> ColumnElement[str]:

@@ -16,10 +16,10 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 
-from app.push.delivery import PREFERENCE_COLUMNS, dispatch, preferences_from, sent_today
-from app.push.domain import Status, decide
+from app.push.delivery import PREFERENCE_COLUMNS, dispatch, preferences_from, sent_today, update_by_ids
+from app.push.domain import PolicyStatus, Status, decide
 from app.push.fanout import MATCH_JOB
 from app.push.models import Delivery, FanoutChunk, Policy, Preference
 from app.push.settings import Jobs, PushSettings
@@ -34,7 +34,7 @@ def tick(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datet
     return {
         "released": release_quiet(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
         "digested": release_digests(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
-        "redispatched": dispatch(session_factory, and_(Delivery.due_at <= now), now=now, settings=settings, jobs=jobs),
+        "redispatched": dispatch(session_factory, Delivery.due_at <= now, now=now, settings=settings, jobs=jobs),
         **sweep_fanouts(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
     }
 
@@ -66,12 +66,8 @@ def release_quiet(*, session_factory: Any, settings: PushSettings, jobs: Jobs, n
                     outcomes[(d.status.value, d.reason, d.due_at, None)].append(row.id)
             # A few distinct outcomes: one UPDATE per outcome and slice, not one per row.
             for (status, reason, due_at, queued_at), ids in outcomes.items():
-                for start in range(0, len(ids), 1000):
-                    session.execute(update(Delivery)
-                                    .where(Delivery.id.in_(ids[start:start + 1000]),
-                                           Delivery.status == Status.MATCHED.value)
-                                    .values(status=status, reason=reason, due_at=due_at, queued_at=queued_at)
-                                    .execution_options(synchronize_session=False))
+                update_by_ids(session, ids, Delivery.status == Status.MATCHED.value,
+                              status=status, reason=reason, due_at=due_at, queued_at=queued_at)
             session.commit()
         ids = [r.id for r in rows]
         released += dispatch(session_factory, Delivery.id.in_(ids), now=now, settings=settings, jobs=jobs)
@@ -89,10 +85,8 @@ def release_digests(*, session_factory: Any, settings: PushSettings, jobs: Jobs,
         for row in rows:
             groups[(row.uscc, row.channel)].append(row.id)
         for ids in groups.values():
-            session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == Status.HELD.value)
-                            .values(status=Status.QUEUED.value, digest_id=min(ids), queued_at=now,
-                                    due_at=now + settings.sweep_after)
-                            .execution_options(synchronize_session=False))
+            update_by_ids(session, ids, Delivery.status == Status.HELD.value, status=Status.QUEUED.value,
+                          digest_id=min(ids), queued_at=now, due_at=now + settings.sweep_after)
         session.commit()
     if not rows:
         return 0
@@ -106,7 +100,7 @@ def sweep_fanouts(*, session_factory: Any, settings: PushSettings, jobs: Jobs, n
         chunk_ids = list(session.scalars(select(FanoutChunk.id).where(
             FanoutChunk.status == "pending", FanoutChunk.enqueued_at <= stale)))
         policy_ids = list(session.scalars(select(Policy.id).where(
-            Policy.status == "published", Policy.planned_at.is_(None),
+            Policy.status == PolicyStatus.PUBLISHED.value, Policy.planned_at.is_(None),
             or_(Policy.plan_enqueued_at.is_(None), Policy.plan_enqueued_at <= stale))))
         if chunk_ids:
             session.execute(update(FanoutChunk).where(FanoutChunk.id.in_(chunk_ids)).values(enqueued_at=now)

@@ -136,6 +136,7 @@ def test_preferences_default_to_quiet_hours_21_to_8_and_can_be_replaced(client, 
     ({"opt_out_categories": ["spam"]}, "opt_out_categories"), ({"daily_cap": 0}, "daily_cap"),
     ({"quiet_hours": {"start": "25:00", "end": "08:00"}}, "quiet_hours"), ({"opt_out_channels": ["fax"]},
                                                                              "opt_out_channels"),
+    ({"quiet_hours": {"start": "08:00", "end": "08:00"}}, "quiet_hours"),
 ])
 def test_bad_preferences_answer_422_naming_the_field(client, factory, patch, field):
     _uscc, me = factory.as_taxpayer("B")
@@ -217,6 +218,8 @@ def test_inbox_pages_newest_first(client, factory):
     for n in range(3):
         policy = create(client, admin, title=f"政策{n}")
         client.post(f"/api/v1/policies/{policy['id']}/publish", headers=admin)
+    first = client.get("/api/v1/me/inbox?page=1&page_size=2", headers=me).json
+    assert [i["title"] for i in first["items"]] == ["政策2", "政策1"]
     page = client.get("/api/v1/me/inbox?page=2&page_size=2", headers=me).json
-    assert page["total"] == 3 and page["unread"] == 3 and len(page["items"]) == 1
+    assert page["total"] == 3 and page["unread"] == 3 and [i["title"] for i in page["items"]] == ["政策0"]
     assert client.get("/api/v1/me/inbox?page_size=500", headers=me).status_code == 422

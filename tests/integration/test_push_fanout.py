@@ -236,6 +236,23 @@ def test_a_withdrawn_policy_reaches_nobody_new(ctx, factory):
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
 
 
+def test_withdrawing_suppresses_the_messages_not_yet_sent_and_keeps_the_delivered(ctx, factory, client, clock):
+    waiting = factory.taxpayer("D")
+    _uscc, me = factory.as_taxpayer("D")
+    client.put("/api/v1/me/preferences", headers=me, json={"opt_out_categories": [], "opt_out_channels": [],
+                                                           "quiet_hours": None, "daily_cap": 5})
+    clock.current = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)  # 22:00 in Shanghai: the first one waits
+    pid = new_policy()
+    publish(pid)
+    assert {(r["uscc"] == waiting, r["status"]) for r in rows()} == {(True, "matched"), (False, "delivered")}
+    s = services()
+    service.delete_policy(pid, by="admin", uow=s.uow(), clock=s.clock)
+    clock.current = datetime(2026, 11, 26, 0, 0, tzinfo=timezone.utc)  # 08:00: quiet hours are over
+    tick()
+    assert {(r["uscc"] == waiting, r["status"], r["reason"]) for r in rows()} == {
+        (True, "suppressed", "withdrawn"), (False, "delivered", None)}
+
+
 def test_policy_outside_its_window_cannot_be_published(ctx, clock):
     s = services()
     pid = service.create_policy({"title": "明年政策", "body": "正文", "category": "tax_relief", "rule": True,

@@ -43,3 +43,6 @@ def test_the_schedule_is_data_from_the_settings(app):
     entries = schedule(app.config)
     assert {"func": "workers.push.tick", "interval": 30} in entries
     assert {"func": "workers.push.run_calendar", "cron": "0 1 * * *"} in entries
+    tuned = schedule({**app.config, "PUSH_TICK_SECONDS": 7, "PUSH_CALENDAR_CRON": "30 0 * * 1-5"})
+    assert tuned == [{"func": "workers.push.tick", "interval": 7},
+                     {"func": "workers.push.run_calendar", "cron": "30 0 * * 1-5"}]

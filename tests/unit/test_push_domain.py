@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -100,10 +101,23 @@ def test_region_scope_is_a_list_of_prefixes_and_empty_means_everywhere():
     assert not in_region_scope("310101", ["3302"]) and not in_region_scope(None, ["3302"])
 
 
-def test_malformed_push_settings_stop_the_app_with_the_setting_named(app):
+@pytest.mark.parametrize("setting, value", [
+    ("PUSH_QUIET_HOURS", "9pm"), ("PUSH_HOLIDAYS", "2026-10-01,2026-13-01"),
+    ("PUSH_WEBHOOK_BACKOFF_SECONDS", "30,two minutes"),
+])
+def test_malformed_push_settings_stop_the_app_with_the_setting_named(tmp_path, setting, value):
     from app.config import ConfigError, load_config
-    from app.push.settings import PushSettings
+    from app.push.settings import build_push
 
-    with pytest.raises(ValueError, match="SHUIMA_PUSH_QUIET_HOURS"):
-        PushSettings.from_config(load_config({"INSTANCE_PATH": app.instance_path, "PUSH_QUIET_HOURS": "9pm"}))
-    assert issubclass(ConfigError, RuntimeError)
+    config = load_config({"INSTANCE_PATH": str(tmp_path), setting: value})
+    with pytest.raises(ConfigError, match=f"SHUIMA_{setting}"):
+        build_push(SimpleNamespace(config=config))
+
+
+def test_a_webhook_url_without_its_signing_secret_stops_the_app(tmp_path):
+    from app.config import ConfigError, load_config
+    from app.push.settings import build_push
+
+    config = load_config({"INSTANCE_PATH": str(tmp_path), "PUSH_WEBHOOK_URL": "http://gateway.invalid/push"})
+    with pytest.raises(ConfigError, match="SHUIMA_PUSH_WEBHOOK_SECRET"):
+        build_push(SimpleNamespace(config=config))
