@@ -233,6 +233,16 @@ def is_in_force(state: str, valid_to: date | None, today: date) -> bool:
     return state == RatingState.CONFIRMED.value and valid_to is not None and today < valid_to
 
 
+def household_rated(rating_id: int | None, rated_until: date | None, today: date) -> bool:
+    """True when a household's denormalised rating (set only on confirmation) is still in force."""
+    return rating_id is not None and is_in_force(RatingState.CONFIRMED.value, rated_until, today)
+
+
+def plain_number(number: Decimal) -> str:
+    """A decimal as people write it: no trailing zeros, no exponent (``90``, ``0.2``, ``267.5``)."""
+    return format(number.normalize(), "f")
+
+
 # --- places ---------------------------------------------------------------------------------
 
 class PlaceLevel(str, enum.Enum):

@@ -9,13 +9,14 @@ total)`` is called after each chunk. Statuses of the touched villages are refres
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from sqlalchemy import select
 
 from app.clock import Clock
+from app.csvimport import ImportReport, csv_rows, read_csv_text
 from app.db import UnitOfWork
 from app.errors import Forbidden
 from app.rural.context import RuralContext
@@ -28,7 +29,6 @@ from app.rural.models import Household, Place, RuralImport
 from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
 from app.rural.service import FACT_COLUMNS, fact_columns, require_county
 from app.rural.statuses import refresh_figures
-from app.csvimport import ImportReport, csv_rows, read_csv_text
 
 Progress = Callable[[int, int], None]
 
@@ -146,39 +146,27 @@ def import_households(data: bytes, *, filename: str, actor: Actor, county: str |
         raise Forbidden("只有客户经理可以为农户建档")
     county_code = require_county(actor, county)
     now = clock.now()
-    today = local_date(now)
     text = read_csv_text(data)
     with uow:
         villages = set(uow.session.scalars(select(Place.code).where(
             Place.county_code == county_code, Place.level == PlaceLevel.VILLAGE.value)))
-    good: list[tuple[int, dict[str, Any]]] = []
-    errors: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for line, values in csv_rows(text, HOUSEHOLD_REQUIRED, HOUSEHOLD_OPTIONAL):
-        parsed, problems = parse_household(values, today=today)
-        if parsed is not None and parsed["village_code"] not in villages:
-            problems = {"village_code": [f"本县没有代码为 {parsed['village_code']} 的村"]}
-        elif parsed is not None and parsed["id_number"] in seen:
-            problems = {"id_number": [f"与第 {seen[parsed['id_number']]} 行重复"]}
-        if problems:
-            errors.append({"line": line, "errors": problems})
-            continue
-        assert parsed is not None
-        seen[parsed["id_number"]] = line
-        good.append((line, parsed))
-    report = start_report(uow, "households", county_code, actor, filename, now, rows=len(good) + len(errors),
-                          errors=errors)
-    touched: set[str] = set()
-    apply_in_chunks(good, report, progress, ctx.import_chunk_rows, uow, lambda chunk: _apply_households(
-        chunk, uow=uow, report=report, county_code=county_code, actor=actor, now=now, touched=touched))
-    finish_report(uow, report, clock)
-    if touched:
-        refresh_figures(county_code, villages=touched, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
-    return report
+
+    def in_county(parsed: dict[str, Any]) -> dict[str, list[str]]:
+        if parsed["village_code"] in villages:
+            return {}
+        return {"village_code": [f"本县没有代码为 {parsed['village_code']} 的村"]}
+
+    good, errors = parse_lines(text, HOUSEHOLD_REQUIRED, HOUSEHOLD_OPTIONAL, parse_household, key="id_number",
+                               today=local_date(now), check=in_county)
+    return run_import("households", good, errors, county_code=county_code, actor=actor, filename=filename, now=now,
+                      uow=uow, clock=clock, ctx=ctx, progress=progress,
+                      apply=lambda chunk, report, touched: _apply_households(
+                          chunk, uow=uow, report=report, county_code=county_code, actor=actor, now=now,
+                          touched=touched))
 
 
-def _apply_households(chunk: list[tuple[int, dict[str, Any]]], *, uow: UnitOfWork, report: ImportReport,
-                      county_code: str, actor: Actor, now: Any, touched: set[str]) -> None:
+def _apply_households(chunk: Lines, *, uow: UnitOfWork, report: ImportReport,
+                      county_code: str, actor: Actor, now: datetime, touched: set[str]) -> None:
     repo = SqlAlchemyRuralRepository(uow.session)
     existing = repo.existing_by_id_number([values["id_number"] for _line, values in chunk])
     new_rows, updates = [], []
@@ -204,10 +192,63 @@ def _apply_households(chunk: list[tuple[int, dict[str, Any]]], *, uow: UnitOfWor
     bulk_update(uow.session, Household, updates)
 
 
-# --- shared plumbing ------------------------------------------------------------------------
+# --- shared plumbing (the loans import uses it too) -------------------------------------------
 
-def start_report(uow: UnitOfWork, kind: str, county_code: str, actor: Actor, filename: str, now: Any, *, rows: int,
-           errors: list[dict[str, Any]]) -> ImportReport:
+Lines = list[tuple[int, dict[str, Any]]]
+LineParse = Callable[..., tuple[dict[str, Any] | None, dict[str, list[str]]]]
+
+
+def parse_lines(text: str, required: tuple[str, ...], optional: tuple[str, ...], parse: LineParse, *, key: str,
+                today: date, check: Callable[[dict[str, Any]], dict[str, list[str]]] | None = None,
+                ) -> tuple[Lines, list[dict[str, Any]]]:
+    """Parse every line with ``parse``: (good lines, ``{"line", "errors"}`` per bad line).
+
+    A parsed line then goes through ``check`` (problems that need more than the line itself), and
+    a line repeating an earlier line's ``key`` is refused naming that line.
+    """
+    good: Lines = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for line, values in csv_rows(text, required, optional):
+        parsed, problems = parse(values, today=today)
+        if parsed is not None and check is not None:
+            problems = check(parsed)
+        if parsed is not None and not problems and parsed[key] in seen:
+            problems = {key: [f"与第 {seen[parsed[key]]} 行重复"]}
+        if problems or parsed is None:
+            errors.append({"line": line, "errors": problems})
+            continue
+        seen[parsed[key]] = line
+        good.append((line, parsed))
+    return good, errors
+
+
+def run_import(kind: str, good: Lines, errors: list[dict[str, Any]], *, county_code: str, actor: Actor,
+               filename: str, now: datetime, uow: UnitOfWork, clock: Clock, ctx: RuralContext,
+               progress: Progress | None, apply: Callable[[Lines, ImportReport, set[str]], None]) -> ImportReport:
+    """Record the run, ``apply(chunk, report, touched villages)`` chunk by chunk (each commits), finish the
+    record, then refresh the figures of the villages the import touched."""
+    report = _start_report(uow, kind, county_code, actor, filename, now, rows=len(good) + len(errors), errors=errors)
+    touched: set[str] = set()
+    done = report.rejected
+    if progress:
+        progress(done, report.rows)
+    for start in range(0, len(good), ctx.import_chunk_rows):
+        chunk = good[start:start + ctx.import_chunk_rows]
+        with uow:
+            apply(chunk, report, touched)
+            uow.commit()
+        done += len(chunk)
+        if progress:
+            progress(done, report.rows)
+    _finish_report(uow, report, clock)
+    if touched:
+        refresh_figures(county_code, villages=touched, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
+    return report
+
+
+def _start_report(uow: UnitOfWork, kind: str, county_code: str, actor: Actor, filename: str, now: datetime, *,
+                  rows: int, errors: list[dict[str, Any]]) -> ImportReport:
     with uow:
         record = RuralImport(kind=kind, county_code=county_code, bank_id=actor.bank_id,
                              filename=filename.replace("\x00", "")[:255], imported_by=actor.username, started_at=now)
@@ -216,22 +257,7 @@ def start_report(uow: UnitOfWork, kind: str, county_code: str, actor: Actor, fil
         return ImportReport(import_id=record.id, rows=rows, errors=errors)
 
 
-def apply_in_chunks(good: list[tuple[int, dict[str, Any]]], report: ImportReport, progress: Progress | None, size: int,
-                uow: UnitOfWork, apply: Callable[[list[tuple[int, dict[str, Any]]]], None]) -> None:
-    done = report.rejected
-    if progress:
-        progress(done, report.rows)
-    for start in range(0, len(good), size):
-        chunk = good[start:start + size]
-        with uow:
-            apply(chunk)
-            uow.commit()
-        done += len(chunk)
-        if progress:
-            progress(done, report.rows)
-
-
-def finish_report(uow: UnitOfWork, report: ImportReport, clock: Clock) -> None:
+def _finish_report(uow: UnitOfWork, report: ImportReport, clock: Clock) -> None:
     report.errors.sort(key=lambda e: e["line"])
     with uow:
         row = uow.session.get(RuralImport, report.import_id)

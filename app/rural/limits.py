@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from app.rural.domain import RuralGrade
+from app.rural.domain import RuralGrade, plain_number
 from app.rural.policy import LimitPolicy, RatePolicy
 
 CENT = Decimal("0.01")
@@ -72,18 +72,14 @@ def loan_rate(stars: int, policy: RatePolicy) -> RateQuote:
     bp = policy.bp_by_stars[level]
     rate = (policy.lpr + bp / 100).quantize(Decimal("0.0001"))
     village = f"{level} 星级信用村" if level else "非星级信用村"
-    explanation = (f"{policy.lpr_name} {_plain(policy.lpr)}%（{policy.lpr_as_of.isoformat()}）"
-                   f" + {_plain(bp)} 个基点（{village}）= {_plain(rate)}%")
+    explanation = (f"{policy.lpr_name} {plain_number(policy.lpr)}%（{policy.lpr_as_of.isoformat()}）"
+                   f" + {plain_number(bp)} 个基点（{village}）= {plain_number(rate)}%")
     return RateQuote(level, policy.lpr, bp, rate, explanation)
 
 
 def _pct(share: Decimal) -> str:
-    return f"{_plain(share * 100)}%"
+    return f"{plain_number(share * 100)}%"
 
 
 def _yuan(amount: Decimal) -> str:
     return f"{amount.quantize(CENT):,.2f}".rstrip("0").rstrip(".")
-
-
-def _plain(number: Decimal) -> str:
-    return format(number.normalize(), "f")

@@ -7,23 +7,20 @@ found by its head's ID number; the figures feed the village arrears and NPL shar
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.clock import Clock
+from app.csvimport import ImportReport, read_csv_text
 from app.db import UnitOfWork
 from app.errors import Forbidden
 from app.rural.context import RuralContext
 from app.rural.domain import MAX_MONEY, Actor, local_date
 from app.rural.idcard import IdNumberError, normalize_id_number
-from app.rural.importer import (
-    ImportReport, LineParser, Progress, apply_in_chunks, csv_rows, finish_report, start_report,
-)
+from app.rural.importer import Lines, LineParser, Progress, parse_lines, run_import
 from app.rural.models import Loan
 from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
-from app.rural.service import require_county
-from app.rural.statuses import refresh_figures
-from app.csvimport import read_csv_text
+from app.rural.service import loan_view, require_county
 
 LOAN_REQUIRED = ("loan_no", "id_number", "amount", "balance", "days_overdue", "issued_on")
 LOAN_OPTIONAL = ("as_of",)
@@ -32,6 +29,7 @@ MAX_DAYS_OVERDUE = 10_000
 
 
 def parse_loan(values: dict[str, str], *, today: date) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """One loan line → (column values, {}) or (None, problems)."""
     row = LineParser(values)
     out: dict[str, Any] = {"loan_no": values["loan_no"]}
     if not out["loan_no"] or len(out["loan_no"]) > 64:
@@ -67,32 +65,17 @@ def import_loans(data: bytes, *, filename: str, actor: Actor, uow: UnitOfWork, c
         raise Forbidden("只有客户经理可以导入贷款")
     county_code = require_county(actor, None)
     now = clock.now()
-    today = local_date(now)
-    good: list[tuple[int, dict[str, Any]]] = []
-    errors: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for line, values in csv_rows(read_csv_text(data), LOAN_REQUIRED, LOAN_OPTIONAL):
-        parsed, problems = parse_loan(values, today=today)
-        if parsed is not None and parsed["loan_no"] in seen:
-            problems = {"loan_no": [f"与第 {seen[parsed['loan_no']]} 行重复"]}
-        if problems:
-            errors.append({"line": line, "errors": problems})
-            continue
-        assert parsed is not None
-        seen[parsed["loan_no"]] = line
-        good.append((line, parsed))
-    report = start_report(uow, "loans", county_code, actor, filename, now, rows=len(good) + len(errors), errors=errors)
-    touched: set[str] = set()
-    apply_in_chunks(good, report, progress, ctx.import_chunk_rows, uow, lambda chunk: _apply_loans(
-        chunk, uow=uow, report=report, county_code=county_code, bank_id=actor.bank_id or 0, now=now, touched=touched))
-    finish_report(uow, report, clock)
-    if touched:
-        refresh_figures(county_code, villages=touched, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
-    return report
+    good, errors = parse_lines(read_csv_text(data), LOAN_REQUIRED, LOAN_OPTIONAL, parse_loan, key="loan_no",
+                               today=local_date(now))
+    return run_import("loans", good, errors, county_code=county_code, actor=actor, filename=filename, now=now,
+                      uow=uow, clock=clock, ctx=ctx, progress=progress,
+                      apply=lambda chunk, report, touched: _apply_loans(
+                          chunk, uow=uow, report=report, county_code=county_code, bank_id=actor.bank_id or 0,
+                          now=now, touched=touched))
 
 
-def _apply_loans(chunk: list[tuple[int, dict[str, Any]]], *, uow: UnitOfWork, report: ImportReport, county_code: str,
-                 bank_id: int, now: Any, touched: set[str]) -> None:
+def _apply_loans(chunk: Lines, *, uow: UnitOfWork, report: ImportReport, county_code: str, bank_id: int,
+                 now: datetime, touched: set[str]) -> None:
     repo = SqlAlchemyRuralRepository(uow.session)
     households = repo.household_ids_for(county_code, [v["id_number"] for _l, v in chunk])
     existing = repo.loans_by_number(bank_id, [v["loan_no"] for _l, v in chunk])
@@ -129,6 +112,5 @@ def list_loans(*, actor: Actor, county: str | None, filters: dict[str, Any], off
     with uow:
         rows, total = SqlAlchemyRuralRepository(uow.session).loans(county_code=county_code, offset=offset,
                                                                    limit=limit, **filters)
-        return [{"loan_no": loan.loan_no, "household_id": loan.household_id, "village_code": loan.village_code,
-                 "amount": loan.amount, "balance": loan.balance, "days_overdue": loan.days_overdue,
-                 "issued_on": loan.issued_on, "as_of": loan.as_of} for loan in rows], total
+        return [loan_view(loan) | {"household_id": loan.household_id, "village_code": loan.village_code}
+                for loan in rows], total

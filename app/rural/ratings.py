@@ -20,14 +20,15 @@ from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, NotFound
 from app.rural.context import RuralContext
 from app.rural.domain import (
-    Actor, HouseholdFacts, ObjectionOutcome, RatingState, is_in_force, local_date, notice_ends_at, valid_until,
+    Actor, HouseholdFacts, ObjectionOutcome, RatingState, household_rated, is_in_force, local_date, notice_ends_at,
+    valid_until,
 )
 from app.rural.limits import loan_limit, loan_rate
 from app.rural.models import Household, Objection, Rating
 from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
 from app.rural.scorecard import Scorecard, evaluate, explain
 from app.rural.scorecard_versions import ActiveCard, active_scorecard, parsed_scorecard
-from app.rural.service import FACT_COLUMNS, require_county
+from app.rural.service import own_household, require_county, stored_facts
 from app.rural.statuses import refresh_figures, village_stars
 
 
@@ -35,9 +36,7 @@ from app.rural.statuses import refresh_figures, village_stars
 
 def facts_from_row(h: Any) -> HouseholdFacts:
     """Facts of a household row (an ORM object or a plain row with the same columns)."""
-    values = {name: getattr(h, name) for name in FACT_COLUMNS}
-    values["bad_records"] = [t for t in h.bad_records.split(",") if t]
-    return HouseholdFacts.from_mapping(values)
+    return HouseholdFacts.from_mapping(stored_facts(h))
 
 
 def _proposal(h: Any, card: ActiveCard, *, actor: Actor, now: datetime, notice_end: datetime,
@@ -256,10 +255,7 @@ def household_ratings(household_id: int, *, actor: Actor, offset: int, limit: in
                       clock: Clock, ctx: RuralContext) -> tuple[list[dict[str, Any]], int]:
     """A household's ratings, newest first. Raises ``NotFound`` outside the actor's county."""
     with uow:
-        household = SqlAlchemyRuralRepository(uow.session).household(household_id)
-        if household is None or not actor.may_access(household.county_code):
-            raise NotFound(f"没有编号为 {household_id} 的农户")
-        county = household.county_code
+        county = own_household(SqlAlchemyRuralRepository(uow.session), household_id, actor).county_code
     return list_ratings(actor=actor, county=county, filters={"household_id": household_id}, offset=offset,
                         limit=limit, uow=uow, clock=clock, ctx=ctx)
 
@@ -274,7 +270,7 @@ def current_limit(household_id: int, *, actor: Actor, uow: UnitOfWork, clock: Cl
     with uow:
         repo = SqlAlchemyRuralRepository(uow.session)
         household = _own_household(repo, household_id, actor)
-        if household.rating_id is None or household.rated_until is None or household.rated_until <= today:
+        if not household_rated(household.rating_id, household.rated_until, today):
             raise NotFound("该农户没有有效的信用评定", errors={"household_id": ["no rating in force"]})
         rating = repo.rating(household.rating_id)
         assert rating is not None
@@ -298,7 +294,7 @@ def rating_view(rating: Rating, card: Scorecard, objections: Sequence[Objection]
     veto = next((v for v in card.vetoes if v.key == rating.veto), None)
     return {
         "id": rating.id, "household_id": rating.household_id, "village_code": rating.village_code,
-        "scorecard_id": rating.scorecard_id, "scorecard": f"{card.name}", "state": state,
+        "scorecard_id": rating.scorecard_id, "scorecard": card.name, "state": state,
         "score": rating.score, "grade": rating.grade, "credit_household": rating.grade is not None,
         "veto": {"key": veto.key, "reason": veto.reason} if veto else None,
         "items": [{"key": i.key, "group": i.group, "title": i.title, "points": i.points, "max": i.max,
@@ -329,11 +325,9 @@ def _officer_only(actor: Actor) -> None:
 
 def _own_household(repo: SqlAlchemyRuralRepository, household_id: int, actor: Actor, *,
                    for_update: bool = False) -> Household:
+    """``service.own_household`` for the officer-only use cases (rating, the limit)."""
     _officer_only(actor)
-    household = repo.household(household_id, for_update=for_update)
-    if household is None or not actor.may_access(household.county_code):
-        raise NotFound(f"没有编号为 {household_id} 的农户")
-    return household
+    return own_household(repo, household_id, actor, for_update=for_update)
 
 
 def _own_rating(repo: SqlAlchemyRuralRepository, rating_id: int, actor: Actor, *, for_update: bool = False) -> Rating:

@@ -11,9 +11,11 @@ from typing import Any
 
 from app.clock import Clock
 from app.db import UnitOfWork
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
+from app.rural.chart import render_county_chart
 from app.rural.context import RuralContext
-from app.rural.domain import Actor, PlaceLevel, county_of
+from app.rural.domain import Actor, PlaceLevel, county_of, local_date
+from app.rural.policy import RuralPolicy
 from app.rural.service import require_county
 from app.rural.standing import PlaceStatus
 from app.rural.statuses import CountyStanding, county_standing
@@ -37,16 +39,22 @@ def standing_for(code: str, *, actor: Actor, uow: UnitOfWork, clock: Clock, ctx:
     return county_standing(county, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
 
 
-def place_status(code: str, *, actor: Actor, uow: UnitOfWork, clock: Clock, ctx: RuralContext) -> dict[str, Any]:
-    """One place's status with every threshold met or missed and by how much, plus the cycle dates."""
+def _status_for(code: str, *, actor: Actor, uow: UnitOfWork, clock: Clock,
+                ctx: RuralContext) -> tuple[CountyStanding, PlaceStatus]:
+    """The county standing holding ``code`` and the place's own status; ``NotFound`` for an unknown place."""
     standing = standing_for(code, actor=actor, uow=uow, clock=clock, ctx=ctx)
     status = standing.status_of(code)
     if status is None:
         raise NotFound(f"没有代码为 {code} 的地区")
+    return standing, status
+
+
+def place_status(code: str, *, actor: Actor, uow: UnitOfWork, clock: Clock, ctx: RuralContext) -> dict[str, Any]:
+    """One place's status with every threshold met or missed and by how much, plus the cycle dates."""
+    standing, status = _status_for(code, actor=actor, uow=uow, clock=clock, ctx=ctx)
     year = cycle_year(standing.as_of)
     return status.to_json() | {"as_of": standing.as_of.isoformat(), "cycle_year": year,
-                               "cycle": {k: {"due": v["due"].isoformat(), "title": v["title"]}
-                                         for k, v in ctx.policy.deadlines(year).items()}}
+                               "cycle": _cycle(ctx.policy, year)}
 
 
 def cycle_year(today: date) -> int:
@@ -56,10 +64,7 @@ def cycle_year(today: date) -> int:
 
 def place_report(code: str, *, actor: Actor, uow: UnitOfWork, clock: Clock, ctx: RuralContext) -> dict[str, Any]:
     """The place's own figures and one row per place below it (townships and villages)."""
-    standing = standing_for(code, actor=actor, uow=uow, clock=clock, ctx=ctx)
-    status = standing.status_of(code)
-    if status is None:
-        raise NotFound(f"没有代码为 {code} 的地区")
+    standing, status = _status_for(code, actor=actor, uow=uow, clock=clock, ctx=ctx)
     below: list[PlaceStatus] = []
     if status.level is PlaceLevel.COUNTY:
         below = [*standing.townships.values(), *standing.villages.values()]
@@ -86,16 +91,31 @@ def _row(status: PlaceStatus) -> dict[str, Any]:
             "credit_villages": status.credit_villages}
 
 
-def policy_view(year: int, ctx: RuralContext) -> dict[str, Any]:
-    """The region's policy as data: cycle deadlines of ``year``, thresholds, star levels, limits, rates."""
+def county_chart(code: str, *, actor: Actor, uow: UnitOfWork, clock: Clock, ctx: RuralContext) -> bytes:
+    """PNG of a county's villages by status, with the credit-household threshold drawn across.
+
+    Raises ``InvalidInput`` on ``code`` for a township or village code (the chart is per county).
+    """
+    if len(code) != 6:
+        raise InvalidInput.field("code", "图表只针对县级（6 位代码）")
+    standing = standing_for(code, actor=actor, uow=uow, clock=clock, ctx=ctx)
+    threshold = next(t.value for t in ctx.policy.thresholds[PlaceLevel.VILLAGE] if t.key == "credit_household_share")
+    return render_county_chart(standing.county, list(standing.villages.values()), threshold=threshold,
+                               as_of=standing.as_of.isoformat())
+
+
+def policy_view(year: int | None, *, clock: Clock, ctx: RuralContext) -> dict[str, Any]:
+    """The region's policy as data: cycle deadlines of ``year`` (default: the cycle under way), thresholds,
+    star levels, limits, rates."""
     p = ctx.policy
+    year = year or cycle_year(local_date(clock.now()))
 
     def thresholds(items: Any) -> list[dict[str, str]]:
         return [{"key": t.key, "title": t.title, "op": t.op, "value": str(t.value)} for t in items]
 
     return {
         "year": year,
-        "cycle": {k: {"due": v["due"].isoformat(), "title": v["title"]} for k, v in p.deadlines(year).items()},
+        "cycle": _cycle(p, year),
         "notice_days": p.notice_days,
         "rating_valid_years": p.rating_valid_years,
         "npl_overdue_days": p.npl_overdue_days,
@@ -108,3 +128,8 @@ def policy_view(year: int, ctx: RuralContext) -> dict[str, Any]:
         "rates": {"lpr": str(p.rates.lpr), "lpr_name": p.rates.lpr_name, "lpr_as_of": p.rates.lpr_as_of.isoformat(),
                   "bp_by_stars": {str(k): str(v) for k, v in p.rates.bp_by_stars.items()}},
     }
+
+
+def _cycle(policy: RuralPolicy, year: int) -> dict[str, dict[str, str]]:
+    """The deadlines of the rating cycle of ``year``, as JSON."""
+    return {k: {"due": v["due"].isoformat(), "title": v["title"]} for k, v in policy.deadlines(year).items()}

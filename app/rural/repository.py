@@ -39,10 +39,7 @@ class SqlAlchemyRuralRepository:
 
     # households -------------------------------------------------------------------------------
     def household(self, household_id: int, *, for_update: bool = False) -> Household | None:
-        stmt = select(Household).where(Household.id == household_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+        return self._by_id(Household, household_id, for_update)
 
     def household_by_id_number(self, id_number: str) -> Household | None:
         return self.session.scalars(select(Household).where(Household.id_number == id_number)).first()
@@ -55,7 +52,7 @@ class SqlAlchemyRuralRepository:
             stmt = stmt.where(Household.village_code == village_code)
         if township_code:
             stmt = stmt.where(Household.village_code.startswith(township_code))
-        in_force = and_(Household.rating_id.is_not(None), Household.rated_until > today)
+        in_force = _rated(today)
         if grade == "none":
             stmt = stmt.where(or_(~in_force, Household.grade.is_(None)))
         elif grade:
@@ -63,7 +60,7 @@ class SqlAlchemyRuralRepository:
         if rated is True:
             stmt = stmt.where(in_force)
         elif rated is False:
-            stmt = stmt.where(~in_force | Household.rating_id.is_(None))
+            stmt = stmt.where(~in_force)  # a NULL rating_id makes in_force false, never NULL
         if name:
             stmt = stmt.where(Household.head_name.startswith(name))
         return self._page(stmt.order_by(Household.village_code, Household.id), offset, limit)
@@ -121,10 +118,7 @@ class SqlAlchemyRuralRepository:
 
     # ratings ----------------------------------------------------------------------------------
     def rating(self, rating_id: int, *, for_update: bool = False) -> Rating | None:
-        stmt = select(Rating).where(Rating.id == rating_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+        return self._by_id(Rating, rating_id, for_update)
 
     def open_proposal(self, household_id: int) -> Rating | None:
         return self.session.scalars(select(Rating).where(
@@ -201,7 +195,7 @@ class SqlAlchemyRuralRepository:
         ``new_npl_from``: a loan overdue since this date or later, and now past ``npl_days``,
         became non-performing this year.
         """
-        in_force = and_(Household.rating_id.is_not(None), Household.rated_until > today)
+        in_force = _rated(today)
         h = (select(
                 Household.village_code,
                 func.count(),
@@ -242,9 +236,19 @@ class SqlAlchemyRuralRepository:
         return out
 
     # helpers ----------------------------------------------------------------------------------
+    def _by_id(self, model: Any, row_id: int, for_update: bool) -> Any:
+        """The row with ``row_id``, locked for the rest of the transaction when ``for_update``."""
+        stmt = select(model).where(model.id == row_id)
+        return self.session.scalars(stmt.with_for_update() if for_update else stmt).first()
+
     def _page(self, stmt: Select, offset: int, limit: int) -> tuple[list[Any], int]:
         total = self.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
         return list(self.session.scalars(stmt.offset(offset).limit(limit))), total
+
+
+def _rated(today: date) -> Any:
+    """SQL for ``domain.household_rated``: the household's confirmed rating is still in force."""
+    return and_(Household.rating_id.is_not(None), Household.rated_until > today)
 
 
 def bulk_insert(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:

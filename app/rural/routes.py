@@ -7,17 +7,18 @@ every use case checks the county.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.accounts.domain import Role
 from app.auth import principal, requires
-from app.errors import InvalidInput
+from app.csvimport import ImportReport
 from app.rural import ratings as rating_cases, reports
-from app.rural.chart import render_county_chart
 from app.rural.context import RuralContext, actor_of, rural
-from app.rural.domain import Actor, PlaceLevel, local_date
+from app.rural.domain import Actor, PlaceLevel
 from app.rural.importer import import_households
 from app.rural.schemas import (
     HouseholdCreateSchema, HouseholdPatchSchema, HouseholdQuerySchema, HouseholdSchema, LimitSchema, PlaceCreateSchema,
@@ -41,6 +42,15 @@ def caller() -> tuple[Actor, Services, RuralContext]:
     return actor_of(principal()), services(), rural()
 
 
+def paged(pagination_parameters: Any, list_page: Callable[..., tuple[list, int]], *args: Any, **kwargs: Any) -> list:
+    """Call a use case returning ``(rows, total)`` for the requested page; flask-smorest gets the total
+    for ``X-Pagination``."""
+    rows, total = list_page(*args, offset=pagination_parameters.first_item, limit=pagination_parameters.page_size,
+                            **kwargs)
+    pagination_parameters.item_count = total
+    return rows
+
+
 # --- places ---------------------------------------------------------------------------------
 
 @blp.route("/places")
@@ -52,10 +62,7 @@ class Places(MethodView):
     def get(self, query: dict, pagination_parameters) -> list:  # type: ignore[no-untyped-def]
         """Counties, townships and villages of the caller's county (paged; filter by level, parent, name)"""
         actor, s, _r = caller()
-        rows, total = list_places(actor=actor, offset=pagination_parameters.first_item,
-                                  limit=pagination_parameters.page_size, uow=s.uow(), **query)
-        pagination_parameters.item_count = total
-        return rows
+        return paged(pagination_parameters, list_places, actor=actor, uow=s.uow(), **query)
 
     @requires(Role.RURAL_ADMIN)
     @blp.arguments(PlaceCreateSchema)
@@ -125,13 +132,8 @@ class CountyChart(MethodView):
     def get(self, code: str) -> Response:
         """A PNG chart of a county's villages by status"""
         actor, s, r = caller()
-        if len(code) != 6:
-            raise InvalidInput.field("code", "图表只针对县级（6 位代码）")
-        standing = reports.standing_for(code, actor=actor, uow=s.uow(), clock=s.clock, ctx=r)
-        threshold = next(t.value for t in r.policy.thresholds[PlaceLevel.VILLAGE] if t.key == "credit_household_share")
-        png = render_county_chart(standing.county, list(standing.villages.values()), threshold=threshold,
-                                  as_of=standing.as_of.isoformat())
-        return Response(png, mimetype="image/png")
+        return Response(reports.county_chart(code, actor=actor, uow=s.uow(), clock=s.clock, ctx=r),
+                        mimetype="image/png")
 
 
 @blp.route("/policy")
@@ -142,7 +144,7 @@ class Policy(MethodView):
     def get(self, query: dict) -> dict:
         """The region's rules as data: cycle deadlines, thresholds, star levels, limit terms, LPR + bp"""
         _actor, s, r = caller()
-        return reports.policy_view(query["year"] or reports.cycle_year(local_date(s.clock.now())), r)
+        return reports.policy_view(query["year"], clock=s.clock, ctx=r)
 
 
 # --- households -----------------------------------------------------------------------------
@@ -157,10 +159,8 @@ class Households(MethodView):
         """The county's households (paged; filter by village, township, grade, rated, name); IDs masked"""
         actor, s, _r = caller()
         county = query.pop("county")
-        rows, total = list_households(actor=actor, county=county, filters=query, uow=s.uow(), clock=s.clock,
-                                      offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
-        pagination_parameters.item_count = total
-        return rows
+        return paged(pagination_parameters, list_households, actor=actor, county=county, filters=query, uow=s.uow(),
+                     clock=s.clock)
 
     @requires(Role.OFFICER)
     @blp.arguments(HouseholdCreateSchema)
@@ -194,13 +194,12 @@ class HouseholdImports(MethodView):
     @requires(Role.OFFICER)
     @blp.arguments(ImportFileSchema, location="files")
     @blp.response(201, RuralImportReportSchema)
-    def post(self, files: dict) -> dict:
+    def post(self, files: dict) -> ImportReport:
         """File households from a CSV (multipart field ``file``); bad lines are listed, re-runs change nothing"""
         actor, s, r = caller()
         upload = files["file"]
-        report = import_households(upload.read(), filename=upload.filename or "households.csv", actor=actor,
-                                   uow=s.uow(), clock=s.clock, ctx=r)
-        return {**report.__dict__, "rejected": report.rejected}
+        return import_households(upload.read(), filename=upload.filename or "households.csv", actor=actor,
+                                 uow=s.uow(), clock=s.clock, ctx=r)
 
 
 @blp.route("/households/<int:household_id>/ratings")
@@ -211,11 +210,8 @@ class HouseholdRatings(MethodView):
     def get(self, household_id: int, pagination_parameters) -> list:  # type: ignore[no-untyped-def]
         """The household's ratings, newest first"""
         actor, s, r = caller()
-        rows, total = rating_cases.household_ratings(
-            household_id, actor=actor, offset=pagination_parameters.first_item,
-            limit=pagination_parameters.page_size, uow=s.uow(), clock=s.clock, ctx=r)
-        pagination_parameters.item_count = total
-        return rows
+        return paged(pagination_parameters, rating_cases.household_ratings, household_id, actor=actor, uow=s.uow(),
+                     clock=s.clock, ctx=r)
 
     @requires(Role.OFFICER)
     @blp.response(201, RatingSchema)

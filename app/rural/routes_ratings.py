@@ -6,10 +6,11 @@ from flask.views import MethodView
 
 from app.accounts.domain import Role
 from app.auth import requires
+from app.csvimport import ImportReport
 from app.rural import ratings as rating_cases, scorecard_versions
 from app.rural.domain import ObjectionOutcome
 from app.rural.loans import import_loans, list_loans
-from app.rural.routes import READERS, blp, caller
+from app.rural.routes import READERS, blp, caller, paged
 from app.rural.schemas import (
     BulkRatingResultSchema, BulkRatingSchema, LoanQuerySchema, LoanSchema, ObjectionCreateSchema,
     ObjectionResolveSchema, RatingDecisionSchema, RatingQuerySchema, RatingSchema, RuralImportReportSchema,
@@ -30,12 +31,8 @@ class Ratings(MethodView):
         """Ratings of the county, newest first (paged; filter by state, village, grade, household)"""
         actor, s, r = caller()
         county = query.pop("county")
-        filters = {k: v for k, v in query.items() if v is not None}
-        rows, total = rating_cases.list_ratings(actor=actor, county=county, filters=filters, uow=s.uow(),
-                                                clock=s.clock, ctx=r, offset=pagination_parameters.first_item,
-                                                limit=pagination_parameters.page_size)
-        pagination_parameters.item_count = total
-        return rows
+        return paged(pagination_parameters, rating_cases.list_ratings, actor=actor, county=county, filters=query,
+                     uow=s.uow(), clock=s.clock, ctx=r)
 
 
 @blp.route("/ratings/<int:rating_id>")
@@ -130,11 +127,7 @@ class Loans(MethodView):
         """The county's loans as last reported (paged; filter by village, household, overdue)"""
         actor, s, _r = caller()
         county = query.pop("county")
-        filters = {k: v for k, v in query.items() if v is not None}
-        rows, total = list_loans(actor=actor, county=county, filters=filters, uow=s.uow(),
-                                 offset=pagination_parameters.first_item, limit=pagination_parameters.page_size)
-        pagination_parameters.item_count = total
-        return rows
+        return paged(pagination_parameters, list_loans, actor=actor, county=county, filters=query, uow=s.uow())
 
 
 @blp.route("/loans/imports")
@@ -142,13 +135,12 @@ class LoanImports(MethodView):
     @requires(Role.OFFICER)
     @blp.arguments(ImportFileSchema, location="files")
     @blp.response(201, RuralImportReportSchema)
-    def post(self, files: dict) -> dict:
+    def post(self, files: dict) -> ImportReport:
         """Load the bank's loan balances (loan_no,id_number,amount,balance,days_overdue,issued_on[,as_of])"""
         actor, s, r = caller()
         upload = files["file"]
-        report = import_loans(upload.read(), filename=upload.filename or "loans.csv", actor=actor, uow=s.uow(),
-                              clock=s.clock, ctx=r)
-        return {**report.__dict__, "rejected": report.rejected}
+        return import_loans(upload.read(), filename=upload.filename or "loans.csv", actor=actor, uow=s.uow(),
+                            clock=s.clock, ctx=r)
 
 
 @blp.route("/scorecards")
@@ -160,11 +152,8 @@ class Scorecards(MethodView):
     def get(self, query: dict, pagination_parameters) -> list:  # type: ignore[no-untyped-def]
         """Scorecard versions that apply to the county, newest first"""
         actor, s, r = caller()
-        rows, total = scorecard_versions.list_scorecards(actor=actor, county=query["county"], uow=s.uow(), ctx=r,
-                                                   offset=pagination_parameters.first_item,
-                                                   limit=pagination_parameters.page_size)
-        pagination_parameters.item_count = total
-        return rows
+        return paged(pagination_parameters, scorecard_versions.list_scorecards, actor=actor, county=query["county"],
+                     uow=s.uow(), ctx=r)
 
     @requires(Role.RURAL_ADMIN)
     @blp.arguments(ScorecardCreateSchema)

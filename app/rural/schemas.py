@@ -9,8 +9,8 @@ from marshmallow import Schema, fields, validate
 
 from app.fields import LocalDateTime
 from app.rural.domain import (
-    Assessment, BadRecord, CreditRecord, Education, Health, Housing, ObjectionOutcome, PlaceLevel, ProductionType,
-    RatingState, RuralGrade,
+    MAX_COUNTS, MAX_LAND_MU, MAX_MONEY, Assessment, BadRecord, CreditRecord, Education, Health, Housing,
+    ObjectionOutcome, PlaceLevel, ProductionType, RatingState, RuralGrade,
 )
 
 
@@ -59,25 +59,29 @@ class PlaceQuerySchema(Schema):
 
 # --- households -----------------------------------------------------------------------------
 
+#: Bounds of the facts, the same as ``domain.check_facts`` applies (ints: see ``_bounds``).
+_MONEY_MAX, _LAND_MAX = int(MAX_MONEY), int(MAX_LAND_MU)
+
+
 class HouseholdFactsSchema(Schema):
-    members = fields.Integer(required=True, validate=validate.Range(min=1, max=50))
-    labourers = fields.Integer(required=True, validate=validate.Range(min=0, max=50))
-    years_resident = fields.Integer(required=True, validate=validate.Range(min=0, max=150))
+    members = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_COUNTS["members"]))
+    labourers = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_COUNTS["members"]))
+    years_resident = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_COUNTS["years_resident"]))
     health = fields.String(required=True, validate=validate.OneOf(_values(Health)))
     education = fields.String(required=True, validate=validate.OneOf(_values(Education)))
-    land_area = fields.Decimal(required=True, allow_nan=False, **_bounds(0, 10**7, description="contracted land, mu"))
+    land_area = fields.Decimal(required=True, allow_nan=False, **_bounds(0, _LAND_MAX, description="contracted land, mu"))
     housing = fields.String(load_default="brick_concrete", validate=validate.OneOf(_values(Housing)))
-    assets = Money(required=True, **_bounds(0, 10**11))
-    annual_income = Money(required=True, **_bounds(0, 10**11))
-    operating_income = Money(required=True, **_bounds(0, 10**11))
-    debts = Money(required=True, **_bounds(0, 10**11))
-    deposits = Money(required=True, **_bounds(0, 10**11))
+    assets = Money(required=True, **_bounds(0, _MONEY_MAX))
+    annual_income = Money(required=True, **_bounds(0, _MONEY_MAX))
+    operating_income = Money(required=True, **_bounds(0, _MONEY_MAX))
+    debts = Money(required=True, **_bounds(0, _MONEY_MAX))
+    deposits = Money(required=True, **_bounds(0, _MONEY_MAX))
     production_type = fields.String(load_default="planting", validate=validate.OneOf(_values(ProductionType)))
     credit_record = fields.String(required=True, validate=validate.OneOf(_values(CreditRecord)))
-    past_defaults = fields.Integer(required=True, validate=validate.Range(min=0, max=1000))
+    past_defaults = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_COUNTS["past_defaults"]))
     debt_evasion = fields.Boolean(required=True)
     village_assessment = fields.String(required=True, validate=validate.OneOf(_values(Assessment)))
-    honours = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100))
+    honours = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_COUNTS["honours"]))
     bad_records = fields.List(fields.String(validate=validate.OneOf(_values(BadRecord))), load_default=list)
 
 

@@ -16,7 +16,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from app.rural.domain import HouseholdFacts, RuralGrade
+from app.rural.domain import HouseholdFacts, RuralGrade, plain_number
+
 
 class ScorecardError(ValueError):
     """A scorecard body that cannot be used; ``field`` is a path such as ``groups[0].max``."""
@@ -72,8 +73,8 @@ class Rule:
         if self.kind == "count":
             total = self.points * int(value)
             if self.cap is not None and abs(total) > abs(self.cap):
-                return self.cap, f"{value} 项，封顶 {_fmt(self.cap)} 分"
-            return total, f"{value} 项，每项 {_fmt(self.points)} 分"
+                return self.cap, f"{value} 项，封顶 {plain_number(self.cap)} 分"
+            return total, f"{value} 项，每项 {plain_number(self.points)} 分"
         if self.kind == "tag":
             return (self.points, "有") if self.present(value) else (Decimal(0), "无")
         raise AssertionError(self.kind)
@@ -208,8 +209,8 @@ def _reason(rule: Rule, value: Any, points: Decimal, why: str) -> str:
     sign = "+" if points > 0 and rule.max == 0 else ""
     if rule.kind == "bands":
         shown = _plain(value)
-        return f"{rule.title}：{shown}{(' ' + rule.unit) if rule.unit else ''}（{why}档），{sign}{_fmt(points)} 分"
-    return f"{rule.title}：{why}，{sign}{_fmt(points)} 分"
+        return f"{rule.title}：{shown}{(' ' + rule.unit) if rule.unit else ''}（{why}档），{sign}{plain_number(points)} 分"
+    return f"{rule.title}：{why}，{sign}{plain_number(points)} 分"
 
 
 def _revive(rule: Rule, value: Any) -> Any:
@@ -231,9 +232,3 @@ def _plain(value: Any) -> Any:
 
 def _same(actual: Any, expected: Any) -> bool:
     return getattr(actual, "value", actual) == expected
-
-
-def _fmt(number: Decimal) -> str:
-    """A decimal without trailing zeros or exponent (``90``, ``0.2``)."""
-    text = format(number.normalize(), "f")
-    return text

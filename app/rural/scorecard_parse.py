@@ -11,8 +11,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from app.rural.domain import FACT_ENUMS, FLAG_FACTS, NUMERIC_FACTS, TAG_FACTS, RuralGrade
-from app.rural.scorecard import Band, Group, Rule, Scorecard, ScorecardError, Veto, _fmt
+from app.rural.domain import FACT_ENUMS, FLAG_FACTS, NUMERIC_FACTS, TAG_FACTS, RuralGrade, plain_number
+from app.rural.scorecard import Band, Group, Rule, Scorecard, ScorecardError, Veto
 
 DEFAULT_SCORECARD = Path(__file__).with_name("scorecard_xian2018.json")
 
@@ -44,7 +44,7 @@ def parse_scorecard(body: dict[str, Any]) -> Scorecard:
             raise ScorecardError(f"{where}.max", "各指标满分之和小于分组满分，分组满分无法达到")
         groups.append(group)
     if sum((g.max for g in groups), Decimal(0)) != max_score:
-        raise ScorecardError("groups", f"各分组满分之和应等于 max_score {_fmt(max_score)}")
+        raise ScorecardError("groups", f"各分组满分之和应等于 max_score {plain_number(max_score)}")
     adjustments = tuple(_rule(r, f"adjustments[{i}]", adjustment=True)
                         for i, r in enumerate(_list(body, "adjustments", "adjustments")))
     vetoes = []
@@ -128,11 +128,11 @@ def _rule(raw: Any, where: str, *, adjustment: bool = False) -> Rule:
 
 def _band_label(low: Decimal | None, high: Decimal | None, unit: str) -> str:
     if low is not None and high is not None:
-        return f"{_fmt(low)}{unit}至不足 {_fmt(high)}{unit}"
+        return f"{plain_number(low)}{unit}至不足 {plain_number(high)}{unit}"
     if low is not None:
-        return f"{_fmt(low)}{unit}及以上"
+        return f"{plain_number(low)}{unit}及以上"
     if high is not None:
-        return f"不足 {_fmt(high)}{unit}"
+        return f"不足 {plain_number(high)}{unit}"
     return "其他"
 
 

@@ -16,7 +16,8 @@ from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, InvalidIdentifier, InvalidInput, NotFound
 from app.rural.context import RuralContext
 from app.rural.domain import (
-    Actor, FactsError, HouseholdFacts, PlaceLevel, check_facts, county_of, is_in_force, local_date, place_code_error,
+    Actor, FactsError, HouseholdFacts, PlaceLevel, check_facts, county_of, household_rated, local_date,
+    place_code_error,
 )
 from app.rural.idcard import IdNumberError, mask_id_number, normalize_id_number
 from app.rural.models import Household, Place
@@ -136,6 +137,14 @@ def fact_columns(facts: HouseholdFacts) -> dict[str, Any]:
     return values
 
 
+def stored_facts(h: Any) -> dict[str, Any]:
+    """The fact columns of a household row (ORM object or plain row), tags back as a list:
+    the inverse of ``fact_columns``."""
+    values = {name: getattr(h, name) for name in FACT_COLUMNS}
+    values["bad_records"] = [t for t in h.bad_records.split(",") if t]
+    return values
+
+
 def file_household(data: dict[str, Any], *, actor: Actor, uow: UnitOfWork, clock: Clock,
                    ctx: RuralContext) -> dict[str, Any]:
     """File (建档) one household in a village of the actor's county.
@@ -174,7 +183,7 @@ def update_household(household_id: int, changes: dict[str, Any], *, actor: Actor
     now = clock.now()
     with uow:
         repo = SqlAlchemyRuralRepository(uow.session)
-        household = _household(repo, household_id, actor, for_update=True)
+        household = own_household(repo, household_id, actor, for_update=True)
         touched = {household.village_code}
         if changes.get("village_code") and changes["village_code"] != household.village_code:
             village = _village(repo, changes["village_code"], actor)
@@ -182,9 +191,7 @@ def update_household(household_id: int, changes: dict[str, Any], *, actor: Actor
             touched.add(village.code)
         if changes.get("head_name"):
             household.head_name = changes["head_name"].strip()
-        current = {name: getattr(household, name) for name in FACT_COLUMNS}
-        current["bad_records"] = [t for t in current["bad_records"].split(",") if t]
-        merged = current | {k: v for k, v in changes.items() if k in FACT_COLUMNS and v is not None}
+        merged = stored_facts(household) | {k: v for k, v in changes.items() if k in FACT_COLUMNS and v is not None}
         for name, value in fact_columns(facts_of(merged)).items():
             setattr(household, name, value)
         household.updated_at = now
@@ -199,7 +206,7 @@ def get_household(household_id: int, *, actor: Actor, uow: UnitOfWork, clock: Cl
     """One household; the full ID number only for the owning officer."""
     with uow:
         repo = SqlAlchemyRuralRepository(uow.session)
-        household = _household(repo, household_id, actor)
+        household = own_household(repo, household_id, actor)
         view = household_view(household, actor=actor, today=local_date(clock.now()), detail=True)
         view["loans"] = [loan_view(loan) for loan in repo.loans_of(household.id)]
         return view
@@ -218,7 +225,7 @@ def list_households(*, actor: Actor, county: str | None, filters: dict[str, Any]
 
 def household_view(h: Household, *, actor: Actor, today: Any, detail: bool = False) -> dict[str, Any]:
     unmasked = detail and actor.sees_id_number_of(h.county_code, h.bank_id)
-    in_force = is_in_force("confirmed" if h.rating_id else "", h.rated_until, today)
+    in_force = household_rated(h.rating_id, h.rated_until, today)
     view = {
         "id": h.id, "county_code": h.county_code, "village_code": h.village_code,
         "head_name": h.head_name if unmasked else mask_person_name(h.head_name),
@@ -231,10 +238,7 @@ def household_view(h: Household, *, actor: Actor, today: Any, detail: bool = Fal
         "rating_id": h.rating_id if in_force else None,
         "filed_by": h.filed_by, "created_at": h.created_at, "updated_at": h.updated_at,
     }
-    for name in FACT_COLUMNS:
-        view[name] = getattr(h, name)
-    view["bad_records"] = [t for t in h.bad_records.split(",") if t]
-    return view
+    return view | stored_facts(h)
 
 
 def loan_view(loan: Any) -> dict[str, Any]:
@@ -251,8 +255,9 @@ def _village(repo: SqlAlchemyRuralRepository, code: str, actor: Actor) -> Place:
     return village
 
 
-def _household(repo: SqlAlchemyRuralRepository, household_id: int, actor: Actor, *,
-               for_update: bool = False) -> Household:
+def own_household(repo: SqlAlchemyRuralRepository, household_id: int, actor: Actor, *,
+                  for_update: bool = False) -> Household:
+    """The household if it is in the actor's county; ``NotFound`` otherwise (ids cannot be probed)."""
     household = repo.household(household_id, for_update=for_update)
     if household is None or not actor.may_access(household.county_code):
         raise NotFound(f"没有编号为 {household_id} 的农户")

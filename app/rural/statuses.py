@@ -138,9 +138,7 @@ def county_standing(county_code: str, *, uow: UnitOfWork, cache: FiguresCache, p
     county = next((p for p in places if p[1] == PlaceLevel.COUNTY.value), None)
     if county is None:
         raise NotFound(f"县 {county_code} 尚未建立", errors={"code": ["unknown county"]})
-    figures = cache.load(county_code, today)
-    if figures is None:
-        figures = refresh_figures(county_code, uow=uow, cache=cache, policy=policy, clock=clock, changed=False)
+    figures = _todays_figures(county_code, uow=uow, cache=cache, policy=policy, clock=clock)
     villages = {code: village_status(code, name, figures.get(code, Figures()), policy)
                 for code, level, name, _parent in places if level == PlaceLevel.VILLAGE.value}
     townships = {}
@@ -154,6 +152,16 @@ def county_standing(county_code: str, *, uow: UnitOfWork, cache: FiguresCache, p
 
 def village_stars(county_code: str, village_code: str, *, uow: UnitOfWork, cache: FiguresCache,
                   policy: RuralPolicy, clock: Clock) -> int:
-    """The village's current star level (0 when it is not a credit village)."""
-    status = county_standing(county_code, uow=uow, cache=cache, policy=policy, clock=clock).villages.get(village_code)
-    return status.stars if status else 0
+    """The village's current star level (0 when it is not a credit village); needs only its own figures,
+    not the county's places and roll-ups."""
+    figures = _todays_figures(county_code, uow=uow, cache=cache, policy=policy, clock=clock)
+    return village_status(village_code, "", figures.get(village_code, Figures()), policy).stars
+
+
+def _todays_figures(county_code: str, *, uow: UnitOfWork, cache: FiguresCache, policy: RuralPolicy,
+                    clock: Clock) -> dict[str, Figures]:
+    """Every village's figures for today: from the cache, else recomputed as a reader (``changed=False``)."""
+    figures = cache.load(county_code, local_date(clock.now()))
+    if figures is None:
+        figures = refresh_figures(county_code, uow=uow, cache=cache, policy=policy, clock=clock, changed=False)
+    return figures

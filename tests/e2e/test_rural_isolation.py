@@ -113,13 +113,43 @@ def test_lists_are_paged_and_filterable(client, world):
     assert client.get(f"{API}/households?grade=B", headers=officer).status_code == 422
 
 
+def test_every_documented_list_filter_narrows_the_list(client, world, clock):
+    rf, officer, second = world["rf"], world["officer"], world["ours"][1]
+    weak = rf.household(officer, second, name="王五")
+    vetoed = rf.household(officer, second, {"credit_record": "bad"}, name="赵六")
+    vetoed_rating = rf.rated(officer, vetoed["id"], clock)  # in force, but no grade
+
+    def names(query: str) -> list[str]:
+        response = client.get(f"{API}/households?{query}", headers=officer)
+        assert response.status_code == 200, response.json
+        return [h["head_name"] for h in response.json]
+
+    assert names("grade=none") == ["王*", "赵*"]
+    assert names("rated=true") == ["张**", "赵*"] and names("rated=false") == ["王*"]
+    assert names("township_code=330283001") == ["张**", "王*", "赵*"] and names("township_code=330283002") == []
+    assert names("name=王") == ["王*"]
+    ratings = {f: [r["id"] for r in client.get(f"{API}/ratings?{f}", headers=officer).json]
+               for f in ("grade=AAA", f"village_code={second}")}
+    assert ratings == {"grade=AAA": [world["rating"]["id"]], f"village_code={second}": [vetoed_rating["id"]]}
+    numbers = {h["id"]: client.get(f"{API}/households/{h['id']}", headers=officer).json["id_number"]
+               for h in (world["household"], weak)}
+    loans = (f"loan_no,id_number,amount,balance,days_overdue,issued_on\n"
+             f"L1,{numbers[world['household']['id']]},50000,20000,31,2026-01-05\n"
+             f"L2,{numbers[weak['id']]},10000,5000,0,2026-01-05\n")
+    assert rf.upload(f"{API}/loans/imports", officer, loans).json["created"] == 2
+
+    def loan_nos(query: str) -> list[str]:
+        return [loan["loan_no"] for loan in client.get(f"{API}/loans?{query}", headers=officer).json]
+
+    assert loan_nos(f"village_code={second}") == ["L2"] and loan_nos("overdue=false") == ["L2"]
+    assert loan_nos(f"household_id={world['household']['id']}") == ["L1"]
+
+
 @pytest.fixture
 def rural_csv():
     def build(village: str) -> str:
         return HOUSEHOLD_HEADER + "\n" + csv_line(village, "外县", make_id_number()) + "\n"
     return build
-
-
 
 
 def test_household_and_loan_imports_over_http_report_bad_lines_and_feed_the_loan_list(client, world, rural_csv):

@@ -117,6 +117,20 @@ def test_confirmed_limit_explains_each_term_and_takes_the_rate_from_the_village_
     assert client.get(f"{API}/places/{village}/status", headers=officer).json["figures"]["credit_households"] == 0
 
 
+def test_withdrawing_a_rating_in_force_takes_the_grade_and_the_limit_away(client, rural, officer, village, clock):
+    household = rural.household(officer, village)
+    rating = rural.rated(officer, household["id"], clock)
+    assert client.get(f"{API}/places/{village}/status", headers=officer).json["figures"]["credit_households"] == 1
+    withdrawn = client.post(f"{API}/ratings/{rating['id']}/withdrawal", headers=officer, json={"note": "隐瞒负债"})
+    assert withdrawn.status_code == 200 and withdrawn.json["state"] == "withdrawn"
+    filed = client.get(f"{API}/households/{household['id']}", headers=officer).json
+    assert (filed["grade"], filed["limit_amount"], filed["rating_id"]) == (None, None, None)
+    assert client.get(f"{API}/households/{household['id']}/limit", headers=officer).status_code == 404
+    assert client.get(f"{API}/places/{village}/status", headers=officer).json["figures"]["credit_households"] == 0
+    again = client.post(f"{API}/ratings/{rating['id']}/withdrawal", headers=officer, json={})
+    assert again.status_code == 409 and again.json["errors"] == {"state": ["withdrawn"]}
+
+
 def test_a_new_confirmed_rating_supersedes_the_one_in_force(client, rural, officer, village, clock):
     household = rural.household(officer, village)
     first = rural.rated(officer, household["id"], clock)

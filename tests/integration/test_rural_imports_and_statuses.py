@@ -95,13 +95,15 @@ def test_running_the_same_file_again_changes_nothing_and_a_changed_line_is_updat
     assert (figures[v[0]].figures.households, figures[v[1]].figures.households) == (2, 1)
 
 
-def test_a_bad_header_is_a_422_on_the_file():
+def test_a_header_without_the_household_columns_is_a_422_on_the_file(app, setup):
     from app.errors import InvalidInput
-    from app.rural.importer import HOUSEHOLD_REQUIRED, csv_rows
 
     with pytest.raises(InvalidInput) as info:
-        list(csv_rows("village_code,head_name\n", HOUSEHOLD_REQUIRED, ()))
-    assert info.value.errors["file"][0].startswith("header lacks required column(s)")
+        households(app, setup, "village_code,head_name\n")
+    assert info.value.errors["file"] == ["header lacks required column(s): id_number, members, labourers, "
+                                         "years_resident, health, education, land_area, assets, annual_income, "
+                                         "operating_income, debts, deposits, credit_record, past_defaults, "
+                                         "debt_evasion, village_assessment"]
 
 
 def test_progress_is_reported_per_chunk_and_ends_at_the_total(app, setup):
@@ -200,3 +202,23 @@ def test_an_older_recompute_never_overwrites_a_newer_one(app, setup, redis_clien
     reader = cache.begin("330283", changed=False)
     assert reader == fast
     assert cache.load("330283", day)["v"].households == 2
+
+
+def test_policy_default_scorecard_and_cache_lifetime_come_from_the_configuration(app, factory, setup, tmp_path,
+                                                                                 redis_client):
+    from app.rural.policy import DEFAULT_POLICY
+    from app.rural.scorecard_parse import DEFAULT_SCORECARD
+
+    policy = json.loads(DEFAULT_POLICY.read_text(encoding="utf-8")) | {"notice_days": 3}
+    card = json.loads(DEFAULT_SCORECARD.read_text(encoding="utf-8")) | {"name": "ningbo-2026"}
+    for name, body in (("policy.json", policy), ("card.json", card)):
+        (tmp_path / name).write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    app.config.update(RURAL_POLICY_FILE=str(tmp_path / "policy.json"), RURAL_SCORECARD_FILE=str(tmp_path / "card.json"),
+                      RURAL_STATUS_CACHE_TTL_SECONDS=600)
+    app.extensions.pop("shuima.rural", None)  # built on first use: make sure it is built from this configuration
+    officer = RuralFactory(factory).officer()
+    assert factory.client.get("/api/v1/rural/policy", headers=officer).json["notice_days"] == 3
+    household = RuralFactory(factory).household(officer, setup["villages"][0])
+    rating = factory.client.post(f"/api/v1/rural/households/{household['id']}/ratings", headers=officer).json
+    assert rating["scorecard"] == "ningbo-2026" and rating["notice_ends_at"] == "2026-11-29T00:00:00+08:00"
+    assert 0 < redis_client.ttl(FiguresCache.key("330283")) <= 600

@@ -7,11 +7,13 @@ from datetime import date
 from hypothesis import given, settings, strategies as st
 
 from app.rural.importer import HOUSEHOLD_OPTIONAL, HOUSEHOLD_REQUIRED, parse_household
-from app.rural.loans import parse_loan
+from app.rural.loans import LOAN_OPTIONAL, LOAN_REQUIRED, parse_loan
 from tests.rural_factories import HOUSEHOLD_HEADER, csv_line, make_id_number
 
 TODAY = date(2026, 11, 25)
 GOOD = dict(zip(HOUSEHOLD_HEADER.split(","), csv_line("330283001001", "张三", make_id_number(7)).split(",")))
+GOOD_LOAN = {"loan_no": "L1", "id_number": make_id_number(7), "amount": "50000", "balance": "100",
+             "days_overdue": "0", "issued_on": "2026-01-01", "as_of": "2026-11-20"}
 _cells = st.text(max_size=12) | st.sampled_from(["", "-1", "1e30", "NaN", "99999999999999", "3.141", "是", "x"])
 
 
@@ -28,11 +30,14 @@ def test_any_corrupted_household_line_names_its_bad_fields(changes):
     assert set(problems) <= set(HOUSEHOLD_REQUIRED + HOUSEHOLD_OPTIONAL)
 
 
+def test_a_good_loan_line_parses_and_an_overdue_one_knows_since_when():
+    values, problems = parse_loan(GOOD_LOAN | {"days_overdue": "20"}, today=TODAY)
+    assert problems == {} and values["overdue_since"] == date(2026, 10, 31)
+
+
 @settings(max_examples=200)
-@given(st.dictionaries(st.sampled_from(["loan_no", "id_number", "amount", "balance", "days_overdue", "issued_on",
-                                        "as_of"]), _cells, min_size=1))
+@given(st.dictionaries(st.sampled_from(LOAN_REQUIRED + LOAN_OPTIONAL), _cells, min_size=1))
 def test_any_corrupted_loan_line_names_its_bad_fields(changes):
-    good = {"loan_no": "L1", "id_number": make_id_number(7), "amount": "50000", "balance": "100",
-            "days_overdue": "0", "issued_on": "2026-01-01", "as_of": "2026-11-20"}
-    values, problems = parse_loan(good | changes, today=TODAY)
+    values, problems = parse_loan(GOOD_LOAN | changes, today=TODAY)
     assert (values is None) == bool(problems)
+    assert set(problems) <= set(LOAN_REQUIRED + LOAN_OPTIONAL)

@@ -30,6 +30,10 @@ def test_aaa_limit_is_base_plus_ten_percent_of_assets_plus_thirty_percent_of_ope
     assert quote.terms[1].label == "家庭资产 300,000 元 × 10%"
 
 
+def test_an_a_household_gets_the_a_base_with_the_same_asset_and_income_terms():
+    assert limit(RuralGrade.A, "300000", "80000").amount == D("104000.00")  # README worked example 2
+
+
 def test_limit_is_capped_at_200000_and_the_cap_is_shown_as_a_term():
     quote = limit(RuralGrade.AAA, "1500000", "400000")
     assert quote.amount == D("200000.00")

@@ -57,7 +57,9 @@ def test_debt_evasion_vetoes():
 def test_score_never_exceeds_the_maximum_even_with_bonuses():
     result = score(assets="1500000", operating_income="400000", annual_income="300000", deposits="200000",
                    land_area="30", labourers=3, education="high_school", honours=3)
-    assert result.score == Decimal(100) and result.subtotals["adjustments"] == 7
+    # README worked example 4: 38 + 50 + 10 + 7 = 105, held at 100
+    assert result.subtotals == {"basics": 38, "finances": 50, "credit": 10, "adjustments": 7}
+    assert (result.score, result.grade) == (Decimal(100), RuralGrade.AAA)
 
 
 def test_score_never_goes_below_zero():
