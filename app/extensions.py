@@ -6,7 +6,6 @@ queue are built by ``init_app`` from the app's settings.
 
 from __future__ import annotations
 
-
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry

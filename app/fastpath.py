@@ -7,12 +7,11 @@ The schemas stay the documentation (OpenAPI) and the reference for every unusual
 - ``documented_arguments`` puts a request schema into the OpenAPI document exactly as
   ``blp.arguments`` does, without parsing anything;
 - ``json_body`` accepts the common, valid body after a cheap check and hands anything else to
-  the schema's parser, so a bad body gets the usual 422 with the usual ``errors``;
+  the schema's parser, so a bad body gets the usual 422 with the usual ``errors``.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
 from flask import request
@@ -20,19 +19,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema
 
 
-
 def documented_arguments(blp: Blueprint, schema: type[Schema], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document ``schema`` as the request body of the view; the view reads it with ``json_body``."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        parsing = blp.arguments(schema, **kwargs)(view)  # built only for the doc it carries
-
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kw: Any) -> Any:
-            return view(*args, **kw)
-
-        wrapper._apidoc = parsing._apidoc  # type: ignore[attr-defined]
-        return wrapper
+        # flask-smorest builds a copy of the view's doc with the request body added; take that copy
+        # and leave the parsing wrapper it was attached to unused (no extra frame per request).
+        view._apidoc = blp.arguments(schema, **kwargs)(view)._apidoc  # type: ignore[attr-defined]
+        return view
 
     return decorator
 

@@ -29,6 +29,11 @@ class CachedCode:
         return json.dumps({"token": self.token, "jti": self.jti, "version": self.version,
                            "iat": self.issued_at.isoformat(), "exp": self.expires_at.isoformat()})
 
+    @staticmethod
+    def token_in(raw: bytes | str) -> str:
+        """Only the token of a stored entry (the verifier compares it; it needs no dates)."""
+        return json.loads(raw)["token"]
+
     @classmethod
     def loads(cls, raw: bytes | str) -> "CachedCode":
         d = json.loads(raw)

@@ -16,7 +16,8 @@ the same Redis that already decides the taxpayer's color, so trusting it adds no
 at the counter almost every scan is of the code the phone has just fetched. Such a token still
 goes through every other check (its key must still be published, the claims, the expiry); any
 other token, including an older code of the same taxpayer, is verified with its signature.
-``unverified_subject`` reads the ``sub`` claim that decides which cache entry to compare with.
+``ScannedToken`` splits the token and decodes its payload once: its ``subject`` (unverified)
+decides which cache entry to compare with, and its ``check`` reuses the same decoded claims.
 """
 
 from __future__ import annotations
@@ -53,68 +54,104 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+class ScannedToken:
+    """A scanned token, split and its payload decoded once: read ``subject`` first, then ``check``.
+
+    Only the shape is judged here; nothing is trusted before ``check`` has verified the signature.
+    """
+
+    __slots__ = ("token", "_segments", "_payload_decodes", "_claims")
+
+    def __init__(self, token: str):
+        self.token = token
+        match = _COMPACT.fullmatch(token)
+        self._segments = match.groups() if match else None
+        # Whether the payload segment is base64url at all (if not, PyJWT judges the token before any
+        # signature check), and its JSON object, or None when it holds none (judged after the signature).
+        self._payload_decodes = False
+        self._claims: dict[str, Any] | None = None
+        if self._segments is None:
+            return
+        try:
+            payload = _b64decode(self._segments[1])
+        except _Unusual:
+            return
+        self._payload_decodes = True
+        try:
+            claims = json.loads(payload)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
+            return
+        self._claims = claims if isinstance(claims, dict) else None
+
+    @property
+    def subject(self) -> str | None:
+        """The ``sub`` claim of a token of our shape, signature not checked; None for any other token."""
+        sub = self._claims.get("sub") if self._claims is not None else None
+        return sub if isinstance(sub, str) else None
+
+    def check(self, *, public_key: KeyLookup, issuer: str, leeway: timedelta, now: datetime,
+              issued: str | None = None) -> tuple[Verdict, dict[str, Any] | None]:
+        """The verdict on the token and, when its signature holds, its claims.
+
+        ``issued``: the token this service signed and holds for the token's subject, if any; when
+        the scanned token is exactly that one, its signature is known good and is not checked again.
+        """
+        known = issued is not None and hmac.compare_digest(issued.encode(), self.token.encode())
+        try:
+            return self._fast(public_key=public_key, issuer=issuer, leeway=leeway, now=now, known=known)
+        except _Unusual:
+            return check_token_pyjwt(self.token, public_key=public_key, issuer=issuer, leeway=leeway, now=now)
+
+    def _fast(self, *, public_key: KeyLookup, issuer: str, leeway: timedelta, now: datetime,
+              known: bool) -> tuple[Verdict, dict[str, Any] | None]:
+        if self._segments is None:
+            raise _Unusual
+        header_b64, payload_b64, signature_b64 = self._segments
+        try:
+            header = json.loads(_b64decode(header_b64))
+        except (ValueError, RecursionError):
+            raise _Unusual from None
+        if not isinstance(header, dict) or not header.keys() <= _HEADER_FIELDS:
+            raise _Unusual
+        public = _key_for(header, public_key)
+        if isinstance(public, Verdict):
+            return public, None
+        if not self._payload_decodes:
+            raise _Unusual
+        signature = _b64decode(signature_b64)
+        if not known:
+            try:
+                public.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
+            except InvalidSignature:
+                return Verdict.BAD_SIGNATURE, None
+        claims = self._claims
+        if claims is None or not claims.keys() <= _CLAIMS:
+            raise _Unusual
+        if any(claims.get(name) is None for name in _REQUIRED) or claims.get("iss") is None:
+            return Verdict.MALFORMED, None  # PyJWT: MissingRequiredClaimError
+        if claims["iss"] != issuer or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
+            return Verdict.MALFORMED, None  # PyJWT: InvalidIssuerError, InvalidSubjectError, InvalidJTIError
+        return _judge_expiry(claims, leeway=leeway, now=now)
+
+
 def unverified_subject(token: str) -> str | None:
     """The ``sub`` claim of a token of our shape, signature not checked; None for any other token."""
-    match = _COMPACT.fullmatch(token)
-    if match is None:
-        return None
-    try:
-        claims = json.loads(_b64decode(match.group(2)))
-    except (ValueError, _Unusual):
-        return None
-    sub = claims.get("sub") if isinstance(claims, dict) else None
-    return sub if isinstance(sub, str) else None
+    return ScannedToken(token).subject
 
 
 def check_token(token: str, *, public_key: KeyLookup, issuer: str, leeway: timedelta, now: datetime,
                 issued: str | None = None) -> tuple[Verdict, dict[str, Any] | None]:
-    """The verdict on a scanned token and, when its signature holds, its claims.
-
-    ``issued``: the token this service signed and holds for the token's subject, if any; when
-    ``token`` is exactly that one, its signature is known good and is not checked again.
-    """
-    known = issued is not None and hmac.compare_digest(issued.encode(), token.encode())
-    try:
-        return _fast(token, public_key=public_key, issuer=issuer, leeway=leeway, now=now, known=known)
-    except _Unusual:
-        return check_token_pyjwt(token, public_key=public_key, issuer=issuer, leeway=leeway, now=now)
+    """The verdict on a scanned token and, when its signature holds, its claims (``ScannedToken.check``)."""
+    return ScannedToken(token).check(public_key=public_key, issuer=issuer, leeway=leeway, now=now, issued=issued)
 
 
-def _fast(token: str, *, public_key: KeyLookup, issuer: str, leeway: timedelta, now: datetime,
-          known: bool = False) -> tuple[Verdict, dict[str, Any] | None]:
-    match = _COMPACT.fullmatch(token)
-    if match is None:
-        raise _Unusual
-    header_b64, payload_b64, signature_b64 = match.groups()
-    try:
-        header = json.loads(_b64decode(header_b64))
-    except ValueError:
-        raise _Unusual from None
-    if not isinstance(header, dict) or not header.keys() <= _HEADER_FIELDS:
-        raise _Unusual
+def _key_for(header: dict[str, Any], public_key: KeyLookup) -> Ed25519PublicKey | Verdict:
+    """The published key the header names, or the verdict when it names none of ours."""
     kid = header.get("kid")
     if header.get("alg") != "EdDSA" or not isinstance(kid, str):
-        return Verdict.MALFORMED, None
+        return Verdict.MALFORMED
     public = public_key(kid)
-    if public is None:
-        return Verdict.UNKNOWN_KEY, None
-    payload, signature = _b64decode(payload_b64), _b64decode(signature_b64)
-    if not known:
-        try:
-            public.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
-        except InvalidSignature:
-            return Verdict.BAD_SIGNATURE, None
-    try:
-        claims = json.loads(payload)
-    except ValueError:
-        raise _Unusual from None
-    if not isinstance(claims, dict) or not claims.keys() <= _CLAIMS:
-        raise _Unusual
-    if any(claims.get(name) is None for name in _REQUIRED) or claims.get("iss") is None:
-        return Verdict.MALFORMED, None  # PyJWT: MissingRequiredClaimError
-    if claims["iss"] != issuer or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
-        return Verdict.MALFORMED, None  # PyJWT: InvalidIssuerError, InvalidSubjectError, InvalidJTIError
-    return _judge_expiry(claims, leeway=leeway, now=now)
+    return Verdict.UNKNOWN_KEY if public is None else public
 
 
 def check_token_pyjwt(token: str, *, public_key: KeyLookup, issuer: str, leeway: timedelta,
@@ -122,14 +159,11 @@ def check_token_pyjwt(token: str, *, public_key: KeyLookup, issuer: str, leeway:
     """The reference verifier (PyJWT), for tokens not of the shape we issue."""
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError:
+    except (jwt.InvalidTokenError, RecursionError):  # PyJWT lets the JSON decoder's RecursionError through
         return Verdict.MALFORMED, None
-    kid = header.get("kid")
-    if header.get("alg") != "EdDSA" or not isinstance(kid, str):
-        return Verdict.MALFORMED, None
-    public = public_key(kid)
-    if public is None:
-        return Verdict.UNKNOWN_KEY, None
+    public = _key_for(header, public_key)
+    if isinstance(public, Verdict):
+        return public, None
     try:
         claims = jwt.decode(
             token, public, algorithms=["EdDSA"], issuer=issuer, leeway=leeway.total_seconds(),
@@ -137,7 +171,7 @@ def check_token_pyjwt(token: str, *, public_key: KeyLookup, issuer: str, leeway:
         )
     except jwt.InvalidSignatureError:
         return Verdict.BAD_SIGNATURE, None
-    except jwt.InvalidTokenError:
+    except (jwt.InvalidTokenError, RecursionError):
         return Verdict.MALFORMED, None
     return _judge_expiry(claims, leeway=leeway, now=now)
 

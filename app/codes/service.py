@@ -14,7 +14,7 @@ from app.clock import Clock
 from app.codes.audit import VerificationAudit
 from app.codes.cache import CachedCode, CodeCache
 from app.codes.domain import Color, PrivilegeCatalogue, Verdict, code_claims, color_for, judge_freshness
-from app.codes.jws import check_token, unverified_subject
+from app.codes.jws import ScannedToken
 from app.codes.keys import Keyring
 from app.db import UnitOfWork
 from app.errors import NotFound, RateLimited
@@ -109,19 +109,19 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
     or answered then).
     """
     now = clock.now()
-    subject = unverified_subject(token)
+    scanned = ScannedToken(token)
+    subject = scanned.subject
     allowed, cached = limiter.hit_and_get(settings.verify_limit, "verify", str(clerk.user_id),
                                           get=[tp_key(subject, "status"), tp_key(subject, "code")] if subject else ())
     if not allowed:
         raise RateLimited("too many verifications from this counter; wait and try again",
                           retry_after=limiter.retry_after(settings.verify_limit, "verify", str(clerk.user_id)))
     raw_status, raw_code = cached if subject else (None, None)
-    verdict, claims = check_token(token, public_key=keyring.public_key, issuer=settings.issuer,
-                                  leeway=settings.leeway, now=now,
-                                  issued=CachedCode.loads(raw_code).token if raw_code else None)
-    uscc = str(claims["sub"]) if verdict is Verdict.OK and claims else None
+    verdict, claims = scanned.check(public_key=keyring.public_key, issuer=settings.issuer, leeway=settings.leeway,
+                                    now=now, issued=CachedCode.token_in(raw_code) if raw_code else None)
     status = None
-    if uscc is not None and claims is not None:
+    if verdict is Verdict.OK and claims is not None:
+        uscc = str(claims["sub"])
         status = StatusCache.decode(raw_status) if raw_status and uscc == subject else None
         if status is None:  # a miss (or Redis down): the database, then fill the cache
             status = current_status(uscc, uow=uow, cache=status_cache)

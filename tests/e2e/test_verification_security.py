@@ -89,8 +89,18 @@ def test_foreign_key_reusing_our_kid_is_bad_signature(factory, client, issued):
     assert _verify(client, factory.as_clerk(), forged)["reason"] == "bad_signature"
 
 
+def _b64_raw(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# JSON nested deeper than the decoder recurses (a RecursionError, not a ValueError), in header and payload
+_NESTED = _b64_raw(b"[" * 2500)
+
+
 @pytest.mark.parametrize("garbage", ["", "not a token", "a.b.c", "....", "eyJhbGciOiJub25lIn0.e30.", "🙂" * 50,
-                                     _b64({"alg": "HS256", "kid": "x"}) + "." + _b64({"sub": "1"}) + ".sig"])
+                                     _b64({"alg": "HS256", "kid": "x"}) + "." + _b64({"sub": "1"}) + ".sig",
+                                     f"{_NESTED}.{_b64({'sub': '1'})}.c2ln",
+                                     f"{_b64({'alg': 'HS256', 'kid': 'x'})}.{_NESTED}.c2ln"])
 def test_garbage_is_malformed_never_a_server_error(factory, client, garbage):
     response = client.post("/api/v1/verifications", json={"token": garbage}, headers=factory.as_clerk())
     if garbage == "":
@@ -200,13 +210,17 @@ def test_clerk_verifications_are_rate_limited(app, factory, client, issued):
 
 def test_codes_and_verifications_keep_working_while_redis_is_down(app, factory, client):
     from app.extensions import make_redis_client
+    from app.ratelimit import RateLimiter
 
     uscc, headers = factory.as_taxpayer("B")
     clerk = factory.as_clerk()
     s = app.extensions["shuima.services"]
     dead = make_redis_client("redis://127.0.0.1:1/0")
-    live = s.status_cache.redis
+    live_redis, live_limiter = s.status_cache.redis, s.limiter
+    # Every Redis the two routes touch: the caches, and the limiter whose round trip also reads
+    # the verification's status and held code.
     s.status_cache.redis = s.codes.redis = dead
+    s.limiter = RateLimiter(dead)
     try:
         code = client.get("/api/v1/me/code", headers=headers)
         assert code.status_code == 200 and code.json["color"] == "silver"
@@ -214,4 +228,5 @@ def test_codes_and_verifications_keep_working_while_redis_is_down(app, factory, 
         result = _verify(client, clerk, code.json["token"])
         assert (result["valid"], result["color"]) == (True, "silver")
     finally:
-        s.status_cache.redis = s.codes.redis = live
+        s.status_cache.redis = s.codes.redis = live_redis
+        s.limiter = live_limiter

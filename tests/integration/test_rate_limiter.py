@@ -31,6 +31,13 @@ def test_limit_resets_when_the_window_turns(redis_url):
     assert limiter.test("2 per 1 minute", "t", key) and limiter.hit("2 per 1 minute", "t", key)
 
 
+def test_limit_is_counted_in_redis_across_limiter_instances(redis_url):
+    # A fresh key per run: this test has no app fixture to flush Redis, and a window lasts a minute.
+    first, second, key = RateLimiter(make_redis_client(redis_url)), RateLimiter(make_redis_client(redis_url)), _key()
+    assert first.hit("2 per 1 minute", "shared", key) and second.hit("2 per 1 minute", "shared", key)
+    assert not first.hit("2 per 1 minute", "shared", key)
+
+
 def test_window_keys_expire_in_redis(redis_url):
     import redis
 

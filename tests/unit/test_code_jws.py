@@ -64,6 +64,9 @@ TOKENS = {
     "crit header": _sign(_claims(), headers={"kid": KID, "crit": ["exp"]}),
     "payload not an object": _raw_signed({"alg": "EdDSA", "kid": KID}, b"[1, 2]"),
     "payload not json": _raw_signed({"alg": "EdDSA", "kid": KID}, b"\xff\xfe"),
+    # JSON nested deeper than the decoder recurses: a RecursionError, not a ValueError
+    "deeply nested payload": _raw_signed({"alg": "EdDSA", "kid": KID}, b"[" * 2500),
+    "deeply nested header": f"{_b64(b'[' * 2500)}.{_b64(_claims())}.{_b64(b'x' * 64)}",
     "padded segments": _sign(_claims()).replace(".", "==.", 1),
     "HS256 header": jwt.encode(_claims(), "s" * 40, algorithm="HS256", headers={"kid": KID}),
     "garbage": "not a token",
@@ -85,6 +88,7 @@ def test_direct_check_gives_pyjwts_verdict_and_claims(name):
     ("ours", Verdict.OK), ("within leeway", Verdict.OK), ("expired after leeway", Verdict.EXPIRED),
     ("tampered payload", Verdict.BAD_SIGNATURE), ("foreign key, our kid", Verdict.BAD_SIGNATURE),
     ("unknown kid", Verdict.UNKNOWN_KEY), ("other issuer", Verdict.MALFORMED), ("garbage", Verdict.MALFORMED),
+    ("deeply nested payload", Verdict.MALFORMED), ("deeply nested header", Verdict.MALFORMED),
 ])
 def test_direct_check_verdicts(name, verdict):
     result, _claims_seen = check_token(TOKENS[name], public_key={KID: KEY.public_key()}.get, issuer=ISSUER,
@@ -139,7 +143,7 @@ def test_a_withdrawn_key_fails_even_the_token_we_hold():
 
 @pytest.mark.parametrize("name,subject", [
     ("ours", "91330200MA2AAAAA1X"), ("null sub", None), ("payload not an object", None), ("garbage", None),
-    ("payload not json", None), ("bad base64 length", None), ("unicode", None),
+    ("payload not json", None), ("bad base64 length", None), ("unicode", None), ("deeply nested payload", None),
 ])
 def test_unverified_subject_reads_the_sub_claim_of_our_shape_only(name, subject):
     assert unverified_subject(TOKENS[name]) == subject
