@@ -12,6 +12,9 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields
+
 from app.errors import InvalidInput
 
 
@@ -29,6 +32,24 @@ class ImportReport:
     @property
     def rejected(self) -> int:
         return len(self.errors)
+
+
+class ImportFileSchema(Schema):
+    """The multipart upload of every CSV import route."""
+
+    file = Upload(required=True)
+
+
+class ImportReportSchema(Schema):
+    """``ImportReport`` as the import routes answer it."""
+
+    import_id = fields.Integer()
+    rows = fields.Integer()
+    created = fields.Integer()
+    changed = fields.Integer()
+    unchanged = fields.Integer()
+    rejected = fields.Integer()
+    errors = fields.List(fields.Dict(), metadata={"description": "one entry per bad line: line, errors"})
 
 
 def read_csv_text(data: bytes) -> str:

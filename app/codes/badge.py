@@ -81,7 +81,7 @@ def configure_font(path: str | None = None, *, cjk: bool = True) -> None:
         raise ValueError(f"font {path!r} is unreadable or has no CJK glyphs")
     with _lock:
         _override_path, _cjk_enabled = path, cjk
-        for cached in (_resolve_font, _font, _template):
+        for cached in (_resolve_font, font, _template):
             cached.cache_clear()
 
 
@@ -159,7 +159,8 @@ def _load_font(size: int) -> Font:
     return ImageFont.truetype(source[0], size, index=source[1])
 
 
-_font = lru_cache(maxsize=32)(_load_font)
+#: The active font at a size, cached; the county chart (``app.rural.chart``) draws with it too.
+font = lru_cache(maxsize=32)(_load_font)
 
 
 def _draw_centered(draw: ImageDraw.ImageDraw, x0: int, x1: int, y: int, role: str, text: str,
@@ -226,7 +227,7 @@ def _to_p(img: Image.Image) -> Image.Image:
 @lru_cache(maxsize=256)
 def _template(color: str, grade: str | None, state: str, qr_px: int) -> Image.Image:
     """Paletted static layer, cached per (color, grade, state, QR size)."""
-    return _to_p(_build_template(color, grade, state, qr_px, _font))
+    return _to_p(_build_template(color, grade, state, qr_px, font))
 
 
 def _check(grade: str | None, color: str, state: str, issued_at: datetime) -> str:
@@ -271,7 +272,7 @@ def render_badge(*, token: str, grade: str | None, color: str, state: str,
     img.paste(bitmap.resize((side * scale, side * scale), Image.Resampling.NEAREST),
               ((img.width - qr_px) // 2 + QUIET * scale, FRAME + QUIET * scale))
     strip = Image.new("RGB", (img.width - 2 * FRAME, DYNAMIC_H), (255, 255, 255))
-    _draw_dynamic(strip, 0, strip.width, 0, masked_name, when, _font)
+    _draw_dynamic(strip, 0, strip.width, 0, masked_name, when, font)
     img.paste(_to_p(strip), (FRAME, img.height - FRAME - PAD - DYNAMIC_H))
     return _png(img, compress_level=1)
 

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from app.clock import LOCAL_TZ
+from app.clock import LOCAL_TZ, local_date, local_midnight
 
 
 class Category(str, enum.Enum):
@@ -153,14 +153,13 @@ def decide(*, category: str, critical: bool, channel: str, prefs: Preferences, n
 def next_digest_at(now: datetime, prefs: Preferences) -> datetime:
     """When held messages go out as one digest: the next local morning (end of quiet hours, else 08:00)."""
     morning = prefs.quiet_hours.end if prefs.quiet_hours else time(8, 0)
-    tomorrow = now.astimezone(LOCAL_TZ).date() + timedelta(days=1)
+    tomorrow = local_date(now) + timedelta(days=1)
     return datetime.combine(tomorrow, morning, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
 
 
 def local_day_start(now: datetime) -> datetime:
     """UTC instant of the local (Asia/Shanghai) midnight that began ``now``'s day: the cap's day."""
-    local = now.astimezone(LOCAL_TZ)
-    return datetime.combine(local.date(), time(0), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    return local_midnight(local_date(now)).astimezone(timezone.utc)
 
 
 def backoff_seconds(attempts: int, schedule: tuple[int, ...]) -> int:

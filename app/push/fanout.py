@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.clock import LOCAL_TZ
+from app.clock import local_date
 from app.push.delivery import PREFERENCE_COLUMNS, dispatch, insert_ignoring_duplicates, write_deliveries
 from app.push.domain import PolicyStatus, in_region_scope, is_live
 from app.push.evaluate import evaluate, taxpayer_profile
@@ -88,7 +88,7 @@ def match_chunk(chunk_id: int, *, session_factory: Any, settings: PushSettings, 
         if _live(policy, now):
             assert policy is not None
             tree = parse_rule(policy.rule)
-            where += [compile_rule(tree, today=now.astimezone(LOCAL_TZ).date()),
+            where += [compile_rule(tree, today=local_date(now)),
                       compile_region_scope(policy.region_scope or [])]
             extra = _scope_filter(chunk.scope)
             if extra is not None:
@@ -121,7 +121,7 @@ def rematch_taxpayer(uscc: str, *, session_factory: Any, settings: PushSettings,
             return []
         taxpayer = row[0]
         profile = taxpayer_profile(taxpayer, tags=SqlAlchemyInboxRepository(session).tags(uscc),
-                                   today=now.astimezone(LOCAL_TZ).date())
+                                   today=local_date(now))
         matched_ids = []
         for policy in live_policies(session, now):
             if in_region_scope(taxpayer.region_code, policy.region_scope or []) and evaluate(parse_rule(policy.rule),

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from app.clock import LOCAL_TZ, Clock
+from app.clock import Clock, local_date
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
 from app.push.delivery import preferences_from
@@ -49,7 +49,7 @@ def profile_at(repo: SqlAlchemyInboxRepository, uscc: str, moment: datetime) -> 
     """The taxpayer's profile as it stood at ``moment``: grade and state from the grade history."""
     taxpayer = repo.taxpayer(uscc)
     assert taxpayer is not None  # deliveries reference existing taxpayers
-    return taxpayer_profile(taxpayer, tags=repo.tags(uscc), today=moment.astimezone(LOCAL_TZ).date(),
+    return taxpayer_profile(taxpayer, tags=repo.tags(uscc), today=local_date(moment),
                             graded=repo.grade_at(uscc, moment))
 
 

@@ -7,14 +7,14 @@ returns plain data (never ORM objects outside their session).
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from app.clock import LOCAL_TZ, Clock
+from app.clock import Clock, local_date, local_midnight
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound
 from app.push.calendar import Reminder, due_reminders
@@ -136,7 +136,7 @@ def delete_policy(policy_id: int, *, by: str, uow: UnitOfWork, clock: Clock) -> 
 
 def preview_policy(policy_id: int, *, uow: UnitOfWork, clock: Clock, sample_size: int = 10) -> dict[str, Any]:
     """How many taxpayers the rule matches now, and a sample of them (the same SQL the fan-out runs)."""
-    today = clock.now().astimezone(LOCAL_TZ).date()
+    today = local_date(clock.now())
     with uow:
         policy = _get(uow.session, policy_id)
         where = (compile_rule(parse_rule(policy.rule), today=today), compile_region_scope(policy.region_scope or []))
@@ -216,7 +216,7 @@ def set_tags(uscc: str, tags: list[str], *, uow: UnitOfWork) -> list[str]:
 
 
 def _end_of_local_day(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    return local_midnight(day + timedelta(days=1)).astimezone(timezone.utc)
 
 
 def run_calendar(*, reminders: list[Reminder], holidays: frozenset[date], uow: UnitOfWork, clock: Clock,
@@ -224,7 +224,7 @@ def run_calendar(*, reminders: list[Reminder], holidays: frozenset[date], uow: U
     """Create and publish the calendar reminders due today (once per period); returns their keys."""
     now = clock.now()
     published = []
-    for due in due_reminders(reminders, now.astimezone(LOCAL_TZ).date(), holidays):
+    for due in due_reminders(reminders, local_date(now), holidays):
         r = due.reminder
         data = {"title": due.title, "body": due.body, "category": r.category, "rule": r.rule, "priority": r.priority,
                 "critical": r.critical, "valid_from": now, "valid_to": _end_of_local_day(due.valid_to)}

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.clock import LOCAL_TZ
+from app.clock import local_date, local_midnight
 
 
 class RuralGrade(str, enum.Enum):
@@ -199,16 +199,6 @@ def check_facts(facts: HouseholdFacts) -> None:
 
 
 # --- notice period and validity -------------------------------------------------------------
-
-def local_date(moment: datetime) -> date:
-    """The calendar date in Asia/Shanghai of an aware datetime."""
-    return moment.astimezone(LOCAL_TZ).date()
-
-
-def local_midnight(day: date) -> datetime:
-    """00:00 Asia/Shanghai of ``day``, as an aware datetime."""
-    return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
-
 
 def notice_ends_at(proposed_at: datetime, notice_days: int) -> datetime:
     """When a public notice started at ``proposed_at`` ends.

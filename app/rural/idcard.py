@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from app.taxpayers.domain import mask_middle
+
 #: ISO 7064 MOD 11-2 weights for positions 1–17 (2^(17-i) mod 11).
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 #: Check character indexed by the weighted sum mod 11.
@@ -60,6 +62,4 @@ def normalize_id_number(raw: str, *, today: date | None = None) -> str:
 
 def mask_id_number(number: str) -> str:
     """First 6 (region) and last 4 characters visible: ``330283********123X``."""
-    if len(number) <= 10:
-        return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+    return mask_middle(number, head=6, tail=4)

@@ -15,14 +15,13 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
-from app.clock import Clock
+from app.clock import Clock, local_date
 from app.csvimport import ImportReport, csv_rows, read_csv_text
 from app.db import UnitOfWork
 from app.errors import Forbidden
 from app.rural.context import RuralContext
 from app.rural.domain import (
     FACT_ENUMS, MAX_MONEY, MONEY_FACTS, Actor, BadRecord, FactsError, HouseholdFacts, PlaceLevel, check_facts,
-    local_date,
 )
 from app.rural.idcard import IdNumberError, normalize_id_number
 from app.rural.models import Household, Place, RuralImport

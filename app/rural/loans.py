@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.clock import Clock
+from app.clock import Clock, local_date
 from app.csvimport import ImportReport, read_csv_text
 from app.db import UnitOfWork
 from app.errors import Forbidden
 from app.rural.context import RuralContext
-from app.rural.domain import MAX_MONEY, Actor, local_date
+from app.rural.domain import MAX_MONEY, Actor
 from app.rural.idcard import IdNumberError, normalize_id_number
 from app.rural.importer import Lines, LineParser, Progress, parse_lines, run_import
 from app.rural.models import Loan

@@ -15,13 +15,12 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, Sequence
 
-from app.clock import LOCAL_TZ, Clock
+from app.clock import Clock, LOCAL_TZ, local_date
 from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, NotFound
 from app.rural.context import RuralContext
 from app.rural.domain import (
-    Actor, HouseholdFacts, ObjectionOutcome, RatingState, household_rated, is_in_force, local_date, notice_ends_at,
-    valid_until,
+    Actor, HouseholdFacts, ObjectionOutcome, RatingState, household_rated, is_in_force, notice_ends_at, valid_until,
 )
 from app.rural.limits import loan_limit, loan_rate
 from app.rural.models import Household, Objection, Rating

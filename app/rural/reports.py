@@ -9,12 +9,12 @@ import io
 from datetime import date
 from typing import Any
 
-from app.clock import Clock
+from app.clock import Clock, local_date
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
 from app.rural.chart import render_county_chart
 from app.rural.context import RuralContext
-from app.rural.domain import Actor, PlaceLevel, county_of, local_date
+from app.rural.domain import Actor, PlaceLevel, county_of
 from app.rural.policy import RuralPolicy
 from app.rural.service import require_county
 from app.rural.standing import PlaceStatus

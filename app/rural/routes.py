@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 
 from app.accounts.domain import Role
 from app.auth import principal, requires
-from app.csvimport import ImportReport
+from app.csvimport import ImportFileSchema, ImportReport, ImportReportSchema
 from app.rural import ratings as rating_cases, reports
 from app.rural.context import RuralContext, actor_of, rural
 from app.rural.domain import Actor, PlaceLevel
@@ -23,14 +23,13 @@ from app.rural.importer import import_households
 from app.rural.schemas import (
     HouseholdCreateSchema, HouseholdPatchSchema, HouseholdQuerySchema, HouseholdSchema, LimitSchema, PlaceCreateSchema,
     PlaceQuerySchema, PlaceRenameSchema, PlaceReportSchema, PlaceSchema, PlaceStatusSchema, RatingSchema,
-    RuralImportReportSchema, RuralPolicyQuerySchema, RuralPolicySchema,
+    RuralPolicyQuerySchema, RuralPolicySchema,
 )
 from app.rural.service import (
     create_place, file_household, get_household, get_place, list_households, list_places, rename_place,
     update_household,
 )
 from app.services import Services, services
-from app.taxpayers.schemas import ImportFileSchema
 
 blp = Blueprint("rural", __name__, url_prefix="/api/v1/rural", description="Rural credit households and villages")
 
@@ -193,7 +192,7 @@ class HouseholdById(MethodView):
 class HouseholdImports(MethodView):
     @requires(Role.OFFICER)
     @blp.arguments(ImportFileSchema, location="files")
-    @blp.response(201, RuralImportReportSchema)
+    @blp.response(201, ImportReportSchema)
     def post(self, files: dict) -> ImportReport:
         """File households from a CSV (multipart field ``file``); bad lines are listed, re-runs change nothing"""
         actor, s, r = caller()

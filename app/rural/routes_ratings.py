@@ -6,17 +6,16 @@ from flask.views import MethodView
 
 from app.accounts.domain import Role
 from app.auth import requires
-from app.csvimport import ImportReport
+from app.csvimport import ImportFileSchema, ImportReport, ImportReportSchema
 from app.rural import ratings as rating_cases, scorecard_versions
 from app.rural.domain import ObjectionOutcome
 from app.rural.loans import import_loans, list_loans
 from app.rural.routes import READERS, blp, caller, paged
 from app.rural.schemas import (
     BulkRatingResultSchema, BulkRatingSchema, LoanQuerySchema, LoanSchema, ObjectionCreateSchema,
-    ObjectionResolveSchema, RatingDecisionSchema, RatingQuerySchema, RatingSchema, RuralImportReportSchema,
+    ObjectionResolveSchema, RatingDecisionSchema, RatingQuerySchema, RatingSchema,
     ScorecardCreateSchema, ScorecardQuerySchema, ScorecardSchema,
 )
-from app.taxpayers.schemas import ImportFileSchema
 
 
 # --- ratings --------------------------------------------------------------------------------
@@ -134,7 +133,7 @@ class Loans(MethodView):
 class LoanImports(MethodView):
     @requires(Role.OFFICER)
     @blp.arguments(ImportFileSchema, location="files")
-    @blp.response(201, RuralImportReportSchema)
+    @blp.response(201, ImportReportSchema)
     def post(self, files: dict) -> ImportReport:
         """Load the bank's loan balances (loan_no,id_number,amount,balance,days_overdue,issued_on[,as_of])"""
         actor, s, r = caller()

@@ -144,16 +144,6 @@ class HouseholdQuerySchema(Schema):
     name = fields.String(load_default=None, metadata={"description": "head's name starts with"})
 
 
-class RuralImportReportSchema(Schema):
-    import_id = fields.Integer()
-    rows = fields.Integer()
-    created = fields.Integer()
-    changed = fields.Integer()
-    unchanged = fields.Integer()
-    rejected = fields.Integer()
-    errors = fields.List(fields.Dict(), metadata={"description": "one entry per bad line: line, errors"})
-
-
 # --- ratings --------------------------------------------------------------------------------
 
 class RatingItemSchema(Schema):

@@ -11,13 +11,12 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from app.clock import Clock
+from app.clock import Clock, local_date
 from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, InvalidIdentifier, InvalidInput, NotFound
 from app.rural.context import RuralContext
 from app.rural.domain import (
-    Actor, FactsError, HouseholdFacts, PlaceLevel, check_facts, county_of, household_rated, local_date,
-    place_code_error,
+    Actor, FactsError, HouseholdFacts, PlaceLevel, check_facts, county_of, household_rated, place_code_error,
 )
 from app.rural.idcard import IdNumberError, mask_id_number, normalize_id_number
 from app.rural.models import Household, Place

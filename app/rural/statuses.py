@@ -25,11 +25,11 @@ from typing import Any, Iterable
 
 import redis
 
-from app.clock import Clock
+from app.clock import Clock, local_date
 from app.db import UnitOfWork
 from app.degrade import when_redis_down
 from app.errors import NotFound
-from app.rural.domain import PlaceLevel, local_date
+from app.rural.domain import PlaceLevel
 from app.rural.policy import RuralPolicy
 from app.rural.repository import SqlAlchemyRuralRepository
 from app.rural.standing import Figures, PlaceStatus, rollup_status, village_status

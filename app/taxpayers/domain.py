@@ -38,11 +38,17 @@ def normalize_uscc(raw: str) -> str:
     return code
 
 
+def mask_middle(text: str, *, head: int, tail: int) -> str:
+    """``head`` first and ``tail`` last characters visible, the rest starred; all starred when that
+    would show the whole text."""
+    if len(text) <= head + tail:
+        return "*" * len(text)
+    return text[:head] + "*" * (len(text) - head - tail) + text[-tail:]
+
+
 def mask_uscc(code: str) -> str:
     """First 4 and last 2 characters visible: ``9133************1X``."""
-    if len(code) <= 6:
-        return "*" * len(code)
-    return code[:4] + "*" * (len(code) - 6) + code[-2:]
+    return mask_middle(code, head=4, tail=2)
 
 
 #: Legal-form endings kept visible when a company name is masked, longest first.

@@ -10,12 +10,13 @@ from flask_smorest import Blueprint
 from app.accounts.domain import Role
 from app.auth import principal, requires
 from app.codes.domain import color_for
+from app.csvimport import ImportFileSchema
 from app.errors import InvalidIdentifier
 from app.services import services
 from app.taxpayers.domain import Grade, State, UsccError, normalize_uscc
 from app.taxpayers.importer import import_grades
 from app.taxpayers.schemas import (
-    GradeChangeSchema, GradeStatusSchema, ImportFileSchema, ImportReportSchema, TaxpayerSchema,
+    GradeChangeSchema, GradeImportReportSchema, GradeStatusSchema, TaxpayerSchema,
 )
 from app.taxpayers.service import change_grade, taxpayer_with_history
 
@@ -68,7 +69,7 @@ class TaxpayerGrade(MethodView):
 class GradeImports(MethodView):
     @requires(Role.TAX_ADMIN)
     @blp.arguments(ImportFileSchema, location="files")
-    @blp.response(201, ImportReportSchema)
+    @blp.response(201, GradeImportReportSchema)
     def post(self, files: dict) -> dict:
         """Bulk-load grades from a CSV file (multipart field ``file``)
 

@@ -1,6 +1,6 @@
-from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from app.csvimport import ImportReportSchema
 from app.fields import LocalDateTime
 from app.taxpayers.domain import Grade, State
 
@@ -51,16 +51,6 @@ class TaxpayerSchema(Schema):
     history = fields.List(fields.Nested(GradeRecordSchema))
 
 
-class ImportFileSchema(Schema):
-    file = Upload(required=True)
-
-
-class ImportReportSchema(Schema):
-    import_id = fields.Integer()
-    rows = fields.Integer()
-    created = fields.Integer()
-    changed = fields.Integer()
-    unchanged = fields.Integer()
+class GradeImportReportSchema(ImportReportSchema):
     skipped = fields.Integer()
-    rejected = fields.Integer()
     errors = fields.List(fields.Dict(), metadata={"description": "one entry per bad line: line, uscc, errors"})
