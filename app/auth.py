@@ -52,3 +52,10 @@ def authenticate() -> Principal:
 
 def principal() -> Principal:
     return g.principal
+
+
+def my_uscc() -> str:
+    """The USCC of the signed-in taxpayer (on routes that admit only ``Role.TAXPAYER``)."""
+    uscc = g.principal.uscc
+    assert uscc is not None  # a taxpayer principal is always bound to its USCC
+    return uscc

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import JSON, DateTime, MetaData, String, create_engine, event, exc
+from sqlalchemy import JSON, DateTime, MetaData, Select, String, create_engine, event, exc, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +69,12 @@ class ImportRunColumns:
     unchanged: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     errors: Mapped[list] = mapped_column(JSON, default=list)
+
+
+def page(session: Session, stmt: Select, offset: int, limit: int) -> tuple[list[Any], int]:
+    """One page of ``stmt``'s entities (its ORDER BY decides which) and how many there are in all."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return list(session.scalars(stmt.offset(offset).limit(limit))), total
 
 
 PING_AFTER_IDLE_SECONDS = 10.0

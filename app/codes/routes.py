@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.accounts.domain import Role
-from app.auth import principal, requires
+from app.auth import my_uscc, principal, requires
 from app.codes.repository import SqlAlchemyVerificationRepository
 from app.codes.schemas import (
     CodeSchema, TaxpayerVerificationSchema, VerificationRecordSchema, VerificationResultSchema, VerifyRequestSchema,
@@ -30,9 +30,7 @@ def _plain_token_body(body: object) -> bool:
 
 def _my_code() -> IssuedCode:
     s = services()
-    uscc = principal().uscc
-    assert uscc is not None  # a taxpayer principal is always bound to its USCC
-    return issue_code(uscc, uow=s.uow(), status_cache=s.status_cache, codes=s.codes, keyring=s.keyring,
+    return issue_code(my_uscc(), uow=s.uow(), status_cache=s.status_cache, codes=s.codes, keyring=s.keyring,
                       clock=s.clock, settings=s.code_settings)
 
 
@@ -118,7 +116,7 @@ class MyVerifications(MethodView):
         """Who verified the caller's code: bank, time and result, newest first (paged)"""
         with services().uow() as uow:
             rows, total = SqlAlchemyVerificationRepository(uow.session).for_taxpayer(
-                principal().uscc or "", offset=pagination_parameters.first_item,
+                my_uscc(), offset=pagination_parameters.first_item,
                 limit=pagination_parameters.page_size)
         pagination_parameters.item_count = total
         return [{"bank_code": bank.code, "bank_name": bank.name, "valid": v.valid, "reason": v.reason,

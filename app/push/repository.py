@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.db import page
 from app.push.domain import Channel, Status
 from app.push.models import Delivery, Policy, Preference, TaxpayerTag
 from app.taxpayers.models import GradeRecord, Taxpayer
@@ -33,8 +34,7 @@ class SqlAlchemyPolicyRepository:
         stmt = select(Policy)
         if status:
             stmt = stmt.where(Policy.status == status)
-        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        return list(self.session.scalars(stmt.order_by(Policy.id.desc()).offset(offset).limit(limit))), total
+        return page(self.session, stmt.order_by(Policy.id.desc()), offset, limit)
 
     def preview(self, where: Iterable[ColumnElement[bool]], *, sample_size: int) -> tuple[int, list[dict[str, Any]]]:
         """How many taxpayers satisfy ``where``, and the first few of them by USCC."""

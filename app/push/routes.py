@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.accounts.domain import Role
-from app.auth import principal, requires
+from app.auth import my_uscc, principal, requires
 from app.push import inbox, service
 from app.push.schemas import (
     DeliveryCountsSchema, InboxDetailSchema, InboxItemSchema, InboxPageSchema, InboxQuerySchema, PolicyInSchema,
@@ -21,12 +21,6 @@ blp = Blueprint("push", __name__, url_prefix="/api/v1", description="Preference 
 
 
 BIGINT_MAX = 2**63 - 1  # deliveries have BIGINT keys (other <int:…> ids stop at INTEGER's 2**31 - 1)
-
-
-def _me() -> str:
-    uscc = principal().uscc
-    assert uscc is not None  # taxpayer principals are always bound to a USCC
-    return uscc
 
 
 @blp.route("/policies")
@@ -122,7 +116,7 @@ class MyInbox(MethodView):
     @blp.response(200, InboxPageSchema)
     def get(self, query: dict) -> dict:
         """The caller's messages, newest first, with the unread count"""
-        return inbox.list_inbox(_me(), page=query["page"], page_size=query["page_size"],
+        return inbox.list_inbox(my_uscc(), page=query["page"], page_size=query["page_size"],
                                 unread_only=query["unread_only"], uow=services().uow())
 
 
@@ -132,7 +126,7 @@ class MyInboxItem(MethodView):
     @blp.response(200, InboxDetailSchema)
     def get(self, delivery_id: int) -> dict:
         """One message, with the clauses of the policy's rule that the caller satisfied"""
-        return inbox.inbox_item(_me(), delivery_id, uow=services().uow())
+        return inbox.inbox_item(my_uscc(), delivery_id, uow=services().uow())
 
 
 @blp.route(f"/me/inbox/<int(max={BIGINT_MAX}):delivery_id>/read")
@@ -142,7 +136,7 @@ class MyInboxRead(MethodView):
     def post(self, delivery_id: int) -> dict:
         """Mark a message read"""
         s = services()
-        return inbox.mark_read(_me(), delivery_id, uow=s.uow(), clock=s.clock)
+        return inbox.mark_read(my_uscc(), delivery_id, uow=s.uow(), clock=s.clock)
 
 
 @blp.route("/me/preferences")
@@ -151,7 +145,7 @@ class MyPreferences(MethodView):
     @blp.response(200, PreferencesSchema)
     def get(self) -> dict:
         """The caller's push preferences (defaults filled in)"""
-        return inbox.get_preferences(_me(), uow=services().uow(), settings=push().settings)
+        return inbox.get_preferences(my_uscc(), uow=services().uow(), settings=push().settings)
 
     @requires(Role.TAXPAYER)
     @blp.arguments(PreferencesSchema)
@@ -159,4 +153,4 @@ class MyPreferences(MethodView):
     def put(self, body: dict) -> dict:
         """Replace the caller's preferences: opt-outs per category and channel, quiet hours, daily cap"""
         s = services()
-        return inbox.put_preferences(_me(), body, uow=s.uow(), clock=s.clock, settings=push().settings)
+        return inbox.put_preferences(my_uscc(), body, uow=s.uow(), clock=s.clock, settings=push().settings)

@@ -6,9 +6,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Select, and_, bindparam, case, distinct, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.db import page
 from app.rural.models import Household, Loan, Objection, Place, Rating, Scorecard
 from app.rural.standing import Figures
 
@@ -32,7 +33,7 @@ class SqlAlchemyRuralRepository:
             stmt = stmt.where(Place.parent_code == parent_code)
         if name:
             stmt = stmt.where(Place.name.contains(name))
-        return self._page(stmt.order_by(Place.code), offset, limit)
+        return page(self.session, stmt.order_by(Place.code), offset, limit)
 
     def places_of_county(self, county_code: str) -> list[Place]:
         return list(self.session.scalars(select(Place).where(Place.county_code == county_code).order_by(Place.code)))
@@ -63,7 +64,7 @@ class SqlAlchemyRuralRepository:
             stmt = stmt.where(~in_force)  # a NULL rating_id makes in_force false, never NULL
         if name:
             stmt = stmt.where(Household.head_name.startswith(name))
-        return self._page(stmt.order_by(Household.village_code, Household.id), offset, limit)
+        return page(self.session, stmt.order_by(Household.village_code, Household.id), offset, limit)
 
     def existing_by_id_number(self, id_numbers: Sequence[str]) -> dict[str, Any]:
         """Rows (all fact columns) of the households with these ID numbers."""
@@ -111,7 +112,7 @@ class SqlAlchemyRuralRepository:
         stmt = select(Scorecard)
         if county_code:
             stmt = stmt.where(or_(Scorecard.county_code == county_code, Scorecard.county_code.is_(None)))
-        return self._page(stmt.order_by(Scorecard.id.desc()), offset, limit)
+        return page(self.session, stmt.order_by(Scorecard.id.desc()), offset, limit)
 
     def latest_version(self, name: str) -> int:
         return self.session.scalar(select(func.max(Scorecard.version)).where(Scorecard.name == name)) or 0
@@ -142,7 +143,7 @@ class SqlAlchemyRuralRepository:
             stmt = stmt.where(Rating.village_code == village_code)
         if grade:
             stmt = stmt.where(Rating.grade == grade)
-        return self._page(stmt.order_by(Rating.id.desc()), offset, limit)
+        return page(self.session, stmt.order_by(Rating.id.desc()), offset, limit)
 
     def objections(self, rating_ids: Sequence[int]) -> list[Objection]:
         if not rating_ids:
@@ -182,7 +183,7 @@ class SqlAlchemyRuralRepository:
             stmt = stmt.where(Loan.days_overdue > 0, Loan.balance > 0)
         elif overdue is False:
             stmt = stmt.where(or_(Loan.days_overdue == 0, Loan.balance == 0))
-        return self._page(stmt.order_by(Loan.village_code, Loan.id), offset, limit)
+        return page(self.session, stmt.order_by(Loan.village_code, Loan.id), offset, limit)
 
     def loans_of(self, household_id: int) -> list[Loan]:
         return list(self.session.scalars(select(Loan).where(Loan.household_id == household_id).order_by(Loan.id)))
@@ -241,9 +242,6 @@ class SqlAlchemyRuralRepository:
         stmt = select(model).where(model.id == row_id)
         return self.session.scalars(stmt.with_for_update() if for_update else stmt).first()
 
-    def _page(self, stmt: Select, offset: int, limit: int) -> tuple[list[Any], int]:
-        total = self.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-        return list(self.session.scalars(stmt.offset(offset).limit(limit))), total
 
 
 def _rated(today: date) -> Any:
