@@ -57,6 +57,11 @@ wrk replays the 1,000 seeded clerks' credentials at hundreds of requests per sec
 limiter still runs on every request (one Redis script call), so its cost is measured, only
 its ceiling is lifted.
 
+``--login-rate N`` adds one more paced verification row: the same 70 % load while N
+log-ins a second (seeded accounts, the production argon2id cost) run beside it, as in the peak
+hour of the capacity model, where password hashing is most of the work. It shows what the
+worker class does to the verification tail when slow, CPU-heavy requests share the workers.
+
 ``--configs`` measures hello, verification and code fetch under several gunicorn worker
 settings (``class:workers:threads``) instead of the full run; that is how the production
 settings in ``gunicorn.conf.py`` were chosen (docs/performance.md).
@@ -75,6 +80,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,6 +351,56 @@ class Bench:
         return Measurement(rounds, paced=bool(kwargs.get("rate")))
 
 
+class LoginStream:
+    """Log-ins at a steady ``rate`` a second against ``port`` while the ``with`` block runs.
+
+    Each log-in is a fresh connection posting a seeded account's name and the shared seeded
+    password to ``/api/v1/auth/token`` (hashed at the production cost). Four sender threads share
+    the schedule, so a slow answer does not lower the rate. ``ok`` and ``failed`` count answers.
+    """
+
+    SENDERS = 4
+
+    def __init__(self, port: int, usernames: list[str], password: str, rate: float):
+        self.port, self.usernames, self.password, self.rate = port, usernames, password, rate
+        self.ok = self.failed = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def _send(self, index: int) -> None:
+        import http.client
+
+        period = self.SENDERS / self.rate
+        due = time.monotonic() + index / self.rate
+        n = index
+        while not self._stop.wait(max(0.0, due - time.monotonic())):
+            body = json.dumps({"username": self.usernames[n % len(self.usernames)], "password": self.password})
+            n += self.SENDERS
+            due += period
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                connection.request("POST", "/api/v1/auth/token", body, {"Content-Type": "application/json"})
+                good = connection.getresponse().status == 200
+            except OSError:
+                good = False
+            finally:
+                connection.close()
+            with self._lock:
+                self.ok, self.failed = self.ok + good, self.failed + (not good)
+
+    def __enter__(self) -> "LoginStream":
+        self._threads = [threading.Thread(target=self._send, args=(i,), daemon=True) for i in range(self.SENDERS)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
 def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Callable[[], None]]:
     """Data files for wrk: clerks with fresh code tokens, taxpayers' bearers (two disjoint sets),
     and a function that rewrites the first file with newly signed codes.
@@ -467,6 +523,16 @@ def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None],
     fetched = bench.measure(bench.service_port, "/api/v1/me/code", what=f"{label}code fetch", data=fetch,
                             expect='"token":')
     figures = {"hello": hello, "verify": verified, "paced": paced, "code": fetched}
+    login_rate = bench.args.login_rate
+    if login_rate:
+        from loadtests.seed import read_password, taxpayer_username
+
+        usernames = [taxpayer_username(i) for i in range(min(bench.args.taxpayers, 2000))]
+        with LoginStream(bench.service_port, usernames, read_password(str(bench.workdir)), login_rate) as logins:
+            with_logins = bench.measure(bench.service_port, "/api/v1/verifications", before_run=refresh_codes,
+                                        what=f"{label}paced verification + {login_rate:g} log-ins/s", method="POST",
+                                        data=verify, expect='"valid":true', rate=PACED_SHARE * verified.rps)
+        figures["paced + log-ins"] = with_logins
     rounds = f"best of {bench.args.rounds}" if bench.args.rounds > 1 else ""
     median = f"median of {bench.args.rounds}, " if bench.args.rounds > 1 else ""
 
@@ -482,6 +548,10 @@ def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None],
         Row(f"{label}verification p99 at {PACED_SHARE:.0%} load ({median}{paced.rps:,.0f} req/s)",
             f"{paced.p99_ms:.1f} ms", also(paced, f"p50 {paced.p50_ms:.1f} ms"), None, f"≤ {P99_MS:g} ms",
             paced.p99_ms <= P99_MS and paced.bad == 0),
+        *([Row(f"{label}verification p99 at {PACED_SHARE:.0%} load + {login_rate:g} log-ins/s (info, {median}"
+               f"{with_logins.rps:,.0f} req/s)", f"{with_logins.p99_ms:.1f} ms",
+               also(with_logins, f"p50 {with_logins.p50_ms:.1f} ms; log-ins {logins.ok:,} ok, {logins.failed} failed"),
+               ok=None if logins.failed == 0 and with_logins.bad == 0 else False)] if login_rate else []),
         Row(f"{label}code fetch{f' ({rounds})' if rounds else ''}", f"{fetched.rps:,.0f} req/s",
             also(fetched, "hello"), fetched.rps / hello.rps,
             f"≥ {CODE_RATIO:g}×", fetched.rps >= CODE_RATIO * hello.rps and fetched.bad == 0),
@@ -603,6 +673,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", help="compare gunicorn settings (class:workers:threads[:worker_connections]), "
                                           "e.g. gthread:2:4,gthread:2:4:8,sync:2:1")
     parser.add_argument("--gunicorn-args", default="", help="extra gunicorn options for both servers")
+    parser.add_argument("--login-rate", type=float, default=0,
+                        help="also measure the paced verification with this many log-ins a second beside it")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (database, server logs)")
     parser.add_argument("--skip-long", action="store_true",
                         help="leave out the long wall-time rows (push fan-out, rating a county's households)")

@@ -92,3 +92,61 @@ def test_seeded_grades_and_states_are_the_populations(app):
             stored = collections.Counter(
                 (grade or "", state) for grade, state in uow.session.execute(select(Taxpayer.grade, Taxpayer.state)))
     assert stored == collections.Counter((row["grade"], row["state"]) for row in population(400))
+
+
+# --- the log-in stream beside a paced row (bench --login-rate) ---------------------------------
+
+
+@pytest.fixture
+def token_endpoint() -> Iterator[tuple[int, list[dict]]]:
+    """A stand-in for ``POST /api/v1/auth/token`` on a loopback port: 200 for the password "right"."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server hook
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append({"path": self.path, **body})
+            self.send_response(200 if body["password"] == "right" else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_login_stream_logs_in_the_seeded_accounts_in_turn(token_endpoint):
+    import time
+
+    port, received = token_endpoint
+    with bench.LoginStream(port, ["lt-tp-0", "lt-tp-1", "lt-tp-2"], "right", rate=40) as logins:
+        deadline = time.monotonic() + 10
+        while len(received) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert logins.ok == len(received) >= 6 and logins.failed == 0
+    assert {r["path"] for r in received} == {"/api/v1/auth/token"}
+    names = sorted(r["username"] for r in received)
+    assert set(names) == {"lt-tp-0", "lt-tp-1", "lt-tp-2"}  # every account in turn, not one reused
+
+
+def test_the_login_stream_counts_refused_log_ins(token_endpoint):
+    import time
+
+    port, received = token_endpoint
+    with bench.LoginStream(port, ["lt-tp-0"], "wrong", rate=40) as logins:
+        deadline = time.monotonic() + 10
+        while len(received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert logins.failed == len(received) >= 2 and logins.ok == 0
