@@ -264,11 +264,13 @@ def balanced(gunicorn_args: list[str], connections: int) -> list[str]:
     for the whole run (docs/performance.md). A cap of connections ÷ workers leaves each worker
     exactly its share, the same for hello and for the service. It stays above the thread count so
     that kept-alive connections are not closed after each answer. Given explicitly, it is kept.
+    sync workers (the production setting) ignore the cap: they take one connection at a time.
     """
     if _option(gunicorn_args, "--worker-connections") is not None:
         return gunicorn_args
-    workers = int(_option(gunicorn_args, "-w", "--workers") or os.environ.get("SHUIMA_WEB_WORKERS", os.cpu_count() or 1))
-    threads = int(_option(gunicorn_args, "--threads") or os.environ.get("SHUIMA_WEB_THREADS", 4))
+    workers = int(_option(gunicorn_args, "-w", "--workers")
+                  or os.environ.get("SHUIMA_WEB_WORKERS", 2 * (os.cpu_count() or 1)))
+    threads = int(_option(gunicorn_args, "--threads") or os.environ.get("SHUIMA_WEB_THREADS", 1))
     cap = max(-(-connections // workers), threads + 1)
     return [*gunicorn_args, "--worker-connections", str(cap)]
 
