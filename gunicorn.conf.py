@@ -9,8 +9,8 @@ Chosen by measurement (``python -m loadtests.bench --configs gthread:2:4:8,sync:
 --login-rate 2``, docs/performance.md, "Worker class, again"): on 2 cores, against gthread with
 one worker per core and 4 threads (the previous setting),
 
-- the verification p99 at 70 % load fell from 30–39 ms to 14–16 ms (SQLite and PostgreSQL), and
-  with 2 argon2id log-ins a second beside it from 36–53 ms to 26 ms;
+- the verification p99 at 70 % load fell from 30–39 ms to 8–16 ms (SQLite and PostgreSQL), and
+  with 2 argon2id log-ins a second beside it from 36–53 ms to 22–26 ms;
 - verifications per second rose 4–15 %, code fetches were level (±15 %, run to run).
 
 The gthread tail comes from keep-alive: each of the client's connections stays with the worker
