@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from sqlalchemy import JSON, DateTime, MetaData, Select, String, create_engine, event, exc, func, select
+from sqlalchemy import JSON, DateTime, MetaData, Select, String, Table, create_engine, event, exc, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -79,6 +79,41 @@ def page(session: Session, stmt: Select, offset: int, limit: int) -> tuple[list[
 
 PING_AFTER_IDLE_SECONDS = 10.0
 """A pooled connection that sat unused this long is pinged before it is handed out (see ``make_engine``)."""
+
+
+def bulk_insert(session: Session, target: Table | type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``target`` (a table or a mapped class) in the
+    session's transaction, without reading back generated keys.
+
+    Not the ORM's bulk path: it splits batches wherever the set of None-valued keys changes
+    (an empty score, say), which turns PostgreSQL inserts into row-by-row statements.
+
+    On PostgreSQL the rows go through ``COPY … FROM STDIN`` (psycopg's copy), the server's own
+    bulk path: one statement for the whole batch instead of one per row. Each value passes its
+    column type's bind processing for the dialect first, as in an ``INSERT`` (``UtcDateTime`` turns
+    datetimes to UTC and refuses naive ones; JSON values are wrapped for psycopg). Elsewhere, or when a column with a Python-side default is
+    missing from the rows (``COPY`` would not fill it in), it is a Core ``executemany`` ``INSERT``.
+    No rows, no statement.
+    """
+    if not rows:
+        return
+    table: Table = getattr(target, "__table__", target)  # type: ignore[assignment]
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = list(rows[0])
+    defaults_missing = any(c.default is not None and c.name not in rows[0] for c in table.columns)
+    if dialect.name != "postgresql" or defaults_missing:
+        session.execute(insert(table), list(rows))
+        return
+    from psycopg import sql
+
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([process(row[name]) if process else row[name]
+                            for name, process in zip(columns, processors)])
 
 
 def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> Engine:

@@ -38,7 +38,7 @@ from sqlalchemy import func, insert, select, update
 from app.accounts.domain import Role
 from app.accounts.models import Bank, User
 from app.codes.domain import color_for
-from app.db import utcnow
+from app.db import bulk_insert, utcnow
 from app.services import Services
 from app.taxpayers.domain import Grade, State
 from app.taxpayers.importer import import_grades
@@ -287,8 +287,8 @@ def seed(s: Services, *, taxpayers: int, instance_path: str, progress: Progress 
         now = utcnow()
         for start in range(0, len(missing), USER_BATCH):
             batch = missing[start:start + USER_BATCH]
-            session.execute(insert(User), [row | {"password_hash": password_hash, "active": True, "created_at": now}
-                                           for row in batch])
+            bulk_insert(session, User, [row | {"password_hash": password_hash, "active": True, "created_at": now}
+                                        for row in batch])
             progress("accounts", start + len(batch), len(missing))
         report.accounts_created = len(missing)
         uow.commit()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.clock import Clock, local_date
 from app.csvimport import ImportReport, csv_rows, read_csv_text
-from app.db import UnitOfWork
+from app.db import UnitOfWork, bulk_insert
 from app.errors import Forbidden
 from app.rural.context import RuralContext
 from app.rural.domain import (
@@ -25,7 +25,7 @@ from app.rural.domain import (
 )
 from app.rural.idcard import IdNumberError, normalize_id_number
 from app.rural.models import Household, Place, RuralImport
-from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
+from app.rural.repository import SqlAlchemyRuralRepository, bulk_update
 from app.rural.service import FACT_COLUMNS, fact_columns, require_county
 from app.rural.statuses import refresh_figures
 

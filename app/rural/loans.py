@@ -12,14 +12,14 @@ from typing import Any
 
 from app.clock import Clock, local_date
 from app.csvimport import ImportReport, read_csv_text
-from app.db import UnitOfWork
+from app.db import UnitOfWork, bulk_insert
 from app.errors import Forbidden
 from app.rural.context import RuralContext
 from app.rural.domain import MAX_MONEY, Actor
 from app.rural.idcard import IdNumberError, normalize_id_number
 from app.rural.importer import Lines, LineParser, Progress, parse_lines, run_import
 from app.rural.models import Loan
-from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
+from app.rural.repository import SqlAlchemyRuralRepository, bulk_update
 from app.rural.service import loan_view, require_county
 
 LOAN_REQUIRED = ("loan_no", "id_number", "amount", "balance", "days_overdue", "issued_on")

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any, Sequence
 
 from app.clock import Clock, LOCAL_TZ, local_date
-from app.db import UnitOfWork
+from app.db import UnitOfWork, bulk_insert
 from app.errors import Conflict, Forbidden, NotFound
 from app.rural.context import RuralContext
 from app.rural.domain import (
@@ -24,7 +24,7 @@ from app.rural.domain import (
 )
 from app.rural.limits import loan_limit, loan_rate
 from app.rural.models import Household, Objection, Rating
-from app.rural.repository import SqlAlchemyRuralRepository, bulk_insert, bulk_update
+from app.rural.repository import SqlAlchemyRuralRepository, bulk_update
 from app.rural.scorecard import Scorecard, evaluate, explain
 from app.rural.scorecard_versions import ActiveCard, active_scorecard, parsed_scorecard
 from app.rural.service import own_household, require_county, stored_facts

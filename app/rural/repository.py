@@ -249,15 +249,8 @@ def _rated(today: date) -> Any:
     return and_(Household.rating_id.is_not(None), Household.rated_until > today)
 
 
-def bulk_insert(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Core executemany: the ORM's bulk path splits batches wherever the set of None-valued
-    keys changes, which turns PostgreSQL inserts into row-by-row statements."""
-    if rows:
-        session.execute(insert(model.__table__), list(rows))
-
-
 def bulk_update(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Update rows by ``id`` with Core executemany (see ``bulk_insert``); every row sets the same keys."""
+    """Update rows by ``id`` with Core executemany (see ``app.db.bulk_insert``); every row sets the same keys."""
     if rows:
         table = model.__table__
         session.execute(update(table).where(table.c.id == bindparam("_id")),

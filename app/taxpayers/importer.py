@@ -14,11 +14,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from app.clock import Clock
 from app.csvimport import ImportReport, csv_rows, read_csv_text
-from app.db import UnitOfWork
+from app.db import UnitOfWork, bulk_insert
 from app.taxpayers.cache import StatusCache
 from app.taxpayers.domain import (
     Grade, GradesImported, GradeRuleError, GradeStatus, SizeClass, State, UsccError, check_grade_record,
@@ -261,18 +261,14 @@ def _apply_chunk(
                 line.uscc, line.name, Grade(before.grade) if before.grade else None, State(before.state),
                 before.grade_year, before.grade_changed_at,
             ))
-    # Core executemany, not ORM bulk: the ORM splits batches wherever the set of None-valued
-    # keys changes (score is empty for M/D lines), which made PostgreSQL inserts row by row.
-    if new_taxpayers:
-        session.execute(insert(Taxpayer.__table__), new_taxpayers)
+    bulk_insert(session, Taxpayer, new_taxpayers)  # COPY on PostgreSQL (app.db.bulk_insert)
     if updates:
         table = Taxpayer.__table__
         session.execute(
             update(table).where(table.c.uscc == bindparam("key")),
             [{**{k: v for k, v in row.items() if k != "uscc"}, "key": row["uscc"]} for row in updates],
         )
-    if records:
-        session.execute(insert(GradeRecord.__table__), records)
+    bulk_insert(session, GradeRecord, records)
     return statuses
 
 

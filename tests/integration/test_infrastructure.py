@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.db import Base
+from app.db import Base, bulk_insert
 from app.extensions import db
 from app.models import import_all_models
 from app.ops.logging import MaskIdentifiers, configure_logging, mask_identifiers
+from app.services import services
+from app.taxpayers.models import Taxpayer
+from tests.factories import make_uscc
 
 
 def test_migrations_build_exactly_the_models_schema(app):
@@ -52,3 +59,55 @@ def test_tracebacks_in_logs_are_masked_too(caplog):
     record = caplog.records[0]
     assert record.exc_info is None and "9135************43" in record.exc_text
     assert "91350100M000100Y43" not in record.exc_text
+
+
+# --- bulk_insert: COPY on PostgreSQL, executemany elsewhere (both suites run this) ------------
+
+
+def _firm(uscc: str, **extra):
+    beijing = timezone(timedelta(hours=8))
+    return {"uscc": uscc, "name": f"甲乙\t商贸, \"有限\"\\公司 {uscc[-3:]}", "region_code": None, "industry_code": "F51",
+            "registered_on": date(2019, 3, 1), "size_class": None, "grade": "A", "state": "normal",
+            "score": Decimal("91.50"), "grade_year": 2025,
+            "grade_changed_at": datetime(2026, 4, 1, 17, 30, tzinfo=beijing),
+            "created_at": datetime(2026, 4, 1, 9, 30, tzinfo=timezone.utc), **extra}
+
+
+def _stored(app, uscc: str) -> Taxpayer | None:
+    with app.app_context(), services().uow() as uow:
+        return uow.session.get(Taxpayer, uscc)
+
+
+def test_bulk_insert_stores_every_value_as_an_insert_would(app):
+    usccs = [make_uscc(7_100_000 + n) for n in range(3)]
+    rows = [_firm(usccs[0]), _firm(usccs[1], score=None, grade=None, state="unrated", registered_on=None),
+            _firm(usccs[2], name="‘引号’ and \\N literally")]
+    with app.app_context(), services().uow() as uow:
+        bulk_insert(uow.session, Taxpayer.__table__, rows)
+        bulk_insert(uow.session, Taxpayer.__table__, [])  # nothing to do, no statement
+        uow.commit()
+    first, second, third = (_stored(app, u) for u in usccs)
+    assert first.name == rows[0]["name"] and third.name == "‘引号’ and \\N literally"
+    assert first.score == Decimal("91.50") and first.registered_on == date(2019, 3, 1)
+    assert first.grade_changed_at == datetime(2026, 4, 1, 9, 30, tzinfo=timezone.utc)  # 17:30 in Beijing
+    assert first.region_code is None and first.size_class is None
+    assert (second.score, second.grade, second.registered_on, second.state) == (None, None, None, "unrated")
+
+
+def test_bulk_insert_refuses_a_naive_time_like_an_insert(app):
+    uscc = make_uscc(7_100_010)
+    with app.app_context(), services().uow() as uow:
+        with pytest.raises(Exception, match="naive datetime"):
+            bulk_insert(uow.session, Taxpayer.__table__, [_firm(uscc, grade_changed_at=datetime(2026, 4, 1, 9, 30))])
+    assert _stored(app, uscc) is None
+
+
+def test_bulk_insert_fills_python_side_defaults_that_rows_leave_out(app):
+    uscc = make_uscc(7_100_020)
+    row = _firm(uscc)
+    del row["created_at"], row["state"]  # both have defaults in the model: utcnow and "unrated"
+    with app.app_context(), services().uow() as uow:
+        bulk_insert(uow.session, Taxpayer.__table__, [row])
+        uow.commit()
+    stored = _stored(app, uscc)
+    assert stored is not None and stored.state == "unrated" and stored.created_at is not None
