@@ -91,9 +91,9 @@ def bulk_insert(session: Session, target: Table | type[Base], rows: Sequence[dic
     On PostgreSQL the rows go through ``COPY … FROM STDIN`` (psycopg's copy), the server's own
     bulk path: one statement for the whole batch instead of one per row. Each value passes its
     column type's bind processing for the dialect first, as in an ``INSERT`` (``UtcDateTime`` turns
-    datetimes to UTC and refuses naive ones; JSON values are wrapped for psycopg). Elsewhere, or when a column with a Python-side default is
-    missing from the rows (``COPY`` would not fill it in), it is a Core ``executemany`` ``INSERT``.
-    No rows, no statement.
+    datetimes to UTC and refuses naive ones; JSON values are wrapped for psycopg). Elsewhere, or
+    when a column with a Python-side default is missing from the rows (``COPY`` would not fill it
+    in), it is a Core ``executemany`` ``INSERT``. No rows, no statement.
     """
     if not rows:
         return
@@ -109,7 +109,7 @@ def bulk_insert(session: Session, target: Table | type[Base], rows: Sequence[dic
 
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        sql.Identifier(*filter(None, (table.schema, table.name))), sql.SQL(", ").join(map(sql.Identifier, columns)))
     with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([process(row[name]) if process else row[name]
