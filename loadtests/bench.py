@@ -87,7 +87,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from app.migrate import reset_postgres
-from loadtests.processes import ROOT, base_env, free_port, start_gunicorn, stop, wait_http
+from loadtests.processes import ROOT, base_env, free_port, gunicorn_settings, start_gunicorn, stop, wait_http
 from loadtests.scratch import read_bench_line, scratch
 
 LUA = Path(__file__).with_name("bench.lua")
@@ -268,9 +268,9 @@ def balanced(gunicorn_args: list[str], connections: int) -> list[str]:
     """
     if _option(gunicorn_args, "--worker-connections") is not None:
         return gunicorn_args
-    workers = int(_option(gunicorn_args, "-w", "--workers")
-                  or os.environ.get("SHUIMA_WEB_WORKERS", 2 * (os.cpu_count() or 1)))
-    threads = int(_option(gunicorn_args, "--threads") or os.environ.get("SHUIMA_WEB_THREADS", 1))
+    configured = gunicorn_settings()
+    workers = int(_option(gunicorn_args, "-w", "--workers") or configured.workers)
+    threads = int(_option(gunicorn_args, "--threads") or configured.threads)
     cap = max(-(-connections // workers), threads + 1)
     return [*gunicorn_args, "--worker-connections", str(cap)]
 

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +26,25 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def gunicorn_settings() -> Any:
+    """gunicorn's own reading of ``gunicorn.conf.py`` with the ``SHUIMA_WEB_*`` variables as they
+    are now (``.workers``, ``.threads``, ``.worker_class``…): what ``start_gunicorn`` will run with,
+    without starting anything."""
+    from gunicorn.app.base import Application
+
+    class _Settings(Application):
+        def init(self, parser: Any, opts: Any, args: Any) -> None:
+            return None
+
+        def load_config(self) -> None:
+            self.load_config_from_file(str(ROOT / "gunicorn.conf.py"))
+
+        def load(self) -> Any:
+            raise RuntimeError("only the settings are read")
+
+    return _Settings().cfg
 
 
 def start_gunicorn(wsgi_app: str, *, port: int, env: dict[str, str], args: list[str] | None = None,

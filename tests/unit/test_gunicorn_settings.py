@@ -5,46 +5,30 @@ documented way back to threaded workers."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from gunicorn.app.base import Application
 
-CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
-
-
-class _Settings(Application):
-    """gunicorn's own reading of the config file, without starting anything."""
-
-    def load_config(self) -> None:
-        self.load_config_from_file(str(CONF))
-
-    def init(self, parser, opts, args) -> None:  # pragma: no cover - no command line here
-        return None
-
-    def load(self) -> None:  # pragma: no cover - never served
-        raise AssertionError("not started")
+from loadtests.processes import gunicorn_settings
 
 
-@pytest.fixture
-def settings(monkeypatch):
+@pytest.fixture(autouse=True)
+def _no_overrides(monkeypatch):
     for name in ("SHUIMA_WEB_WORKER_CLASS", "SHUIMA_WEB_WORKERS", "SHUIMA_WEB_THREADS", "SHUIMA_WEB_BIND"):
         monkeypatch.delenv(name, raising=False)
-    return lambda: _Settings().cfg
 
 
-def test_production_runs_sync_workers_two_per_core(settings):
-    cfg = settings()
+def test_production_runs_sync_workers_two_per_core():
+    cfg = gunicorn_settings()
     assert cfg.worker_class.__name__ == "SyncWorker"
     assert cfg.workers == 2 * os.cpu_count()
     assert cfg.threads == 1
     assert cfg.bind == ["127.0.0.1:8000"] and cfg.timeout == 180
 
 
-def test_threaded_workers_come_back_with_the_documented_variables(settings, monkeypatch):
+def test_threaded_workers_come_back_with_the_documented_variables(monkeypatch):
     monkeypatch.setenv("SHUIMA_WEB_WORKER_CLASS", "gthread")
     monkeypatch.setenv("SHUIMA_WEB_WORKERS", "2")
     monkeypatch.setenv("SHUIMA_WEB_THREADS", "4")
-    cfg = settings()
+    cfg = gunicorn_settings()
     assert cfg.worker_class.__name__ == "ThreadWorker"
     assert (cfg.workers, cfg.threads) == (2, 4)
