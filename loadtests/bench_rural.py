@@ -7,7 +7,7 @@ household (scored in Python a batch at a time, inserted in bulk), let the public
 (the clock is moved 8 days), confirm every rating with its loan limit, load the bank's loans,
 then rate every village, township and the county from scratch and write the report and chart.
 Uses an embedded Valkey unless REDIS_URL is set, and a fresh SQLite file unless --database-url
-is given (that database must be empty; its tables are created by the migrations). The last
+is given (its public schema is dropped first, then built by the migrations: use a scratch database). The last
 line of the output, ``BENCH {json}``, carries the figures for ``loadtests.bench``.
 """
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         timings.append((label, time.perf_counter() - started, note))
         print(f"  {label:<34} {timings[-1][1]:6.1f} s  {note}", file=sys.stderr)
 
-    with scratch("shuima-rural-bench-", args.database_url) as sc:
+    with scratch("shuima-rural-bench-", args.database_url, reset=True) as sc:
         app = sc.create_app(clock, PASSWORD_TIME_COST=1, PASSWORD_MEMORY_COST=1024)
         with app.app_context():
             s, ctx = services(), rural()

@@ -45,9 +45,14 @@ class CodeCache:
     def __init__(self, redis: Any):
         self.redis = redis
 
+    @staticmethod
+    def keys(uscc: str) -> list[str]:
+        """The taxpayer's status and code keys, in the order ``read`` (and the verifier) reads them."""
+        return [tp_key(uscc, "status"), tp_key(uscc, "code")]
+
     @when_redis_down((None, None))
     def read(self, uscc: str) -> tuple[GradeStatus | None, CachedCode | None]:
-        raw_status, raw_code = self.redis.mget(tp_key(uscc, "status"), tp_key(uscc, "code"))
+        raw_status, raw_code = self.redis.mget(self.keys(uscc))
         return StatusCache.decode(raw_status), CachedCode.loads(raw_code) if raw_code else None
 
     @when_redis_down(None)

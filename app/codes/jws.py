@@ -3,7 +3,7 @@
 A code token we issue is a compact JWS with a ``{"alg","kid","typ"}`` header, unpadded
 base64url segments and exactly the claims of ``code_claims``. For that shape, PyJWT's generic
 ``decode`` (per-character alphabet checks, option merging, claim validators) costs several
-times the Ed25519 verification itself, so ``check_token`` parses the three segments, verifies
+times the Ed25519 verification itself, so ``ScannedToken.check`` parses the three segments, verifies
 the signature over ``header.payload`` with ``cryptography`` and checks the few claims a code
 carries. Anything of another shape (padding, extra header fields such as ``b64`` or ``crit``,
 extra claims such as ``nbf`` or ``aud``, undecodable JSON) goes through the PyJWT path, so every
@@ -118,10 +118,9 @@ class ScannedToken:
             return public, None
         if not self._payload_decodes:
             raise _Unusual
-        signature = _b64decode(signature_b64)
         if not known:
             try:
-                public.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
+                public.verify(_b64decode(signature_b64), f"{header_b64}.{payload_b64}".encode("ascii"))
             except InvalidSignature:
                 return Verdict.BAD_SIGNATURE, None
         claims = self._claims
@@ -132,17 +131,6 @@ class ScannedToken:
         if claims["iss"] != issuer or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
             return Verdict.MALFORMED, None  # PyJWT: InvalidIssuerError, InvalidSubjectError, InvalidJTIError
         return _judge_expiry(claims, leeway=leeway, now=now)
-
-
-def unverified_subject(token: str) -> str | None:
-    """The ``sub`` claim of a token of our shape, signature not checked; None for any other token."""
-    return ScannedToken(token).subject
-
-
-def check_token(token: str, *, public_key: KeyLookup, issuer: str, leeway: timedelta, now: datetime,
-                issued: str | None = None) -> tuple[Verdict, dict[str, Any] | None]:
-    """The verdict on a scanned token and, when its signature holds, its claims (``ScannedToken.check``)."""
-    return ScannedToken(token).check(public_key=public_key, issuer=issuer, leeway=leeway, now=now, issued=issued)
 
 
 def _key_for(header: dict[str, Any], public_key: KeyLookup) -> Ed25519PublicKey | Verdict:

@@ -19,7 +19,7 @@ from app.codes.keys import Keyring
 from app.db import UnitOfWork
 from app.errors import NotFound, RateLimited
 from app.ratelimit import RateLimiter
-from app.taxpayers.cache import StatusCache, status_version, tp_key
+from app.taxpayers.cache import StatusCache, status_version
 from app.taxpayers.domain import GradeStatus, mask_company_name, mask_uscc
 from app.taxpayers.service import current_status
 
@@ -112,7 +112,7 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
     scanned = ScannedToken(token)
     subject = scanned.subject
     allowed, cached = limiter.hit_and_get(settings.verify_limit, "verify", str(clerk.user_id),
-                                          get=[tp_key(subject, "status"), tp_key(subject, "code")] if subject else ())
+                                          get=CodeCache.keys(subject) if subject else ())
     if not allowed:
         raise RateLimited("too many verifications from this counter; wait and try again",
                           retry_after=limiter.retry_after(settings.verify_limit, "verify", str(clerk.user_id)))

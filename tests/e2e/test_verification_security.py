@@ -14,8 +14,10 @@ from app.codes.models import Verification
 from app.extensions import db
 
 
-def _b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+def _b64(data: dict | bytes) -> str:
+    """Unpadded base64url of raw bytes, or of a dict as JSON (a token segment)."""
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _verify(client, headers, token):
@@ -51,6 +53,31 @@ def test_tampering_with_the_code_we_hold_for_that_taxpayer_is_still_bad_signatur
     claims["exp"] += 3600
     result = _verify(client, factory.as_clerk(), ".".join([header, _b64(claims), signature]))
     assert (result["valid"], result["reason"]) == (False, "bad_signature")
+
+
+def test_the_code_we_hold_is_not_signature_checked_again_any_other_token_is(app, factory, client, issued, monkeypatch):
+    # The shortcut of app.codes.jws, through the route: count the Ed25519 checks the keyring's keys make.
+    keyring = app.extensions["shuima.services"].keyring
+    published, checks = keyring.public_key, []
+
+    class Counting:
+        def __init__(self, key):
+            self.key = key
+
+        def verify(self, signature, data):
+            checks.append(1)
+            return self.key.verify(signature, data)
+
+    monkeypatch.setattr(keyring, "public_key", lambda kid: (key := published(kid)) and Counting(key))
+    uscc, token = issued
+    clerk = factory.as_clerk()
+    assert _verify(client, clerk, token)["reason"] == "ok"
+    assert checks == []  # byte for byte the code this service holds for the taxpayer
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["exp"] += 3600
+    assert _verify(client, clerk, ".".join([header, _b64(claims), signature]))["reason"] == "bad_signature"
+    assert checks == [1]
 
 
 def test_an_earlier_code_still_in_its_lifetime_verifies_by_its_signature(factory, client, clock):
@@ -89,12 +116,8 @@ def test_foreign_key_reusing_our_kid_is_bad_signature(factory, client, issued):
     assert _verify(client, factory.as_clerk(), forged)["reason"] == "bad_signature"
 
 
-def _b64_raw(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 # JSON nested deeper than the decoder recurses (a RecursionError, not a ValueError), in header and payload
-_NESTED = _b64_raw(b"[" * 2500)
+_NESTED = _b64(b"[" * 2500)
 
 
 @pytest.mark.parametrize("garbage", ["", "not a token", "a.b.c", "....", "eyJhbGciOiJub25lIn0.e30.", "🙂" * 50,

@@ -42,10 +42,13 @@ def test_logs_never_carry_a_full_identifier(caplog):
 
 def test_log_records_keep_the_fields_other_handlers_print():
     configure_logging("INFO", json_lines=True)
-    gunicorn_style = logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
-    record = logging.getLogger("gunicorn.error").makeRecord("gunicorn.error", logging.INFO, "", 0, "Booting worker",
-                                                            (), None)
-    assert f"[{os.getpid()}] [INFO] Booting worker" in gunicorn_style.format(record)
+    try:
+        gunicorn_style = logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
+        record = logging.getLogger("gunicorn.error").makeRecord("gunicorn.error", logging.INFO, "", 0,
+                                                                "Booting worker", (), None)
+        assert f"[{os.getpid()}] [INFO] Booting worker" in gunicorn_style.format(record)
+    finally:
+        configure_logging("INFO", json_lines=False)  # not left bound to this test's captured stderr
 
 
 def test_tracebacks_in_logs_are_masked_too(caplog):

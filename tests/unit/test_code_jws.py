@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.codes.domain import Verdict
-from app.codes.jws import check_token, check_token_pyjwt, unverified_subject
+from app.codes.jws import ScannedToken, check_token_pyjwt
 
 ISSUER = "https://shuima.example.cn"
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
@@ -77,6 +77,11 @@ TOKENS = {
     "unicode": "🙂" * 10,
 }
 
+
+
+def check_token(token: str, **kwargs) -> tuple[Verdict, dict | None]:
+    """What the verification use case does with a scanned token."""
+    return ScannedToken(token).check(**kwargs)
 
 @pytest.mark.parametrize("name", list(TOKENS))
 def test_direct_check_gives_pyjwts_verdict_and_claims(name):
@@ -146,4 +151,4 @@ def test_a_withdrawn_key_fails_even_the_token_we_hold():
     ("payload not json", None), ("bad base64 length", None), ("unicode", None), ("deeply nested payload", None),
 ])
 def test_unverified_subject_reads_the_sub_claim_of_our_shape_only(name, subject):
-    assert unverified_subject(TOKENS[name]) == subject
+    assert ScannedToken(TOKENS[name]).subject == subject

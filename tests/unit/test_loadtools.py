@@ -102,6 +102,12 @@ def test_a_paced_row_reports_the_median_p99_of_its_rounds():
     assert m.details().startswith("p99 spread 10.0–30.0 ms")
 
 
+def test_with_an_even_count_of_rounds_the_judged_p99_is_the_shown_rounds():
+    m = Measurement([_round(100, 10, cpu=(1.0, 3.0)), _round(100, 20, cpu=(2.0, 2.0))], paced=True)
+    assert m.p99_ms == m.reported.p99_ms == 20  # the stricter middle, not the mean 15 of two rounds
+    assert m.split_pct == 50
+
+
 def test_cpu_per_request_is_the_median_of_the_measured_rounds():
     m = Measurement([_round(100, 1, cpu=(1.0,)), _round(100, 1), _round(100, 1, cpu=(3.0,))])
     assert m.rounds[1].cpu_ms_per_request is None and m.rounds[1].split_pct is None
