@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, distinct, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import page

@@ -1,11 +1,10 @@
 """The load-test tools against real processes and a real database: the benchmark finds a master's
-workers, the scratch back ends clean up after themselves, and the seed reports its progress and
-stores the population's grades as generated."""
+workers, the scratch back ends clean up after themselves, and the log-in stream keeps its pace.
+(The seed's own tests are in test_seed.py.)"""
 
 from __future__ import annotations
 
 import builtins
-import collections
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,10 +15,8 @@ from sqlalchemy import func, select
 from app.services import services
 from app.taxpayers.models import Taxpayer
 from loadtests import bench
-from loadtests.population import population
 from loadtests.processes import stop
 from loadtests.scratch import scratch
-from loadtests.seed import rural_scale, seed
 
 MASTER = """
 import subprocess, sys, time
@@ -74,26 +71,6 @@ def test_scratch_gives_a_migrated_sqlite_database_and_removes_its_directory():
     assert not workdir.exists()
 
 
-def test_seed_reports_progress_to_the_end_of_each_stage(app):
-    seen: dict[str, tuple[int, int]] = {}
-    with app.app_context():
-        seed(services(), taxpayers=30, instance_path=app.instance_path,
-             progress=lambda stage, done, total: seen.__setitem__(stage, (done, total)))
-    county = rural_scale(30).counties[0][0]
-    assert seen["taxpayers"] == (30, 30)
-    assert seen["accounts"][0] == seen["accounts"][1] > 30  # the firms' accounts, the clerks and lt-admin
-    assert seen[f"rural {county}"][0] == seen[f"rural {county}"][1] > 0
-
-
-def test_seeded_grades_and_states_are_the_populations(app):
-    with app.app_context():
-        seed(services(), taxpayers=400, instance_path=app.instance_path)
-        with services().uow() as uow:
-            stored = collections.Counter(
-                (grade or "", state) for grade, state in uow.session.execute(select(Taxpayer.grade, Taxpayer.state)))
-    assert stored == collections.Counter((row["grade"], row["state"]) for row in population(400))
-
-
 # --- the log-in stream beside a paced row (bench --login-rate) ---------------------------------
 
 
@@ -139,6 +116,20 @@ def test_the_login_stream_logs_in_the_seeded_accounts_in_turn(token_endpoint):
     assert {r["path"] for r in received} == {"/api/v1/auth/token"}
     names = sorted(r["username"] for r in received)
     assert set(names) == {"lt-tp-0", "lt-tp-1", "lt-tp-2"}  # every account in turn, not one reused
+
+
+def test_the_login_stream_keeps_to_its_schedule_and_reports_the_rate_it_achieved(token_endpoint):
+    import time
+
+    port, received = token_endpoint
+    with bench.LoginStream(port, ["lt-tp-0"], "right", rate=20) as logins:
+        time.sleep(1.0)
+    # paced, not flooded: within a second at 20/s the four senders send at most 20 + 4 log-ins,
+    # whatever the stand-in's speed (a slow machine only sends fewer)
+    assert 1 <= len(received) <= 24
+    assert logins.seconds >= 1.0
+    assert logins.achieved == (logins.ok + logins.failed) / logins.seconds
+    assert logins.achieved <= 24
 
 
 def test_the_login_stream_counts_refused_log_ins(token_endpoint):

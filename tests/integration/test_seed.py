@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 
+from sqlalchemy import select
+
 from app.cli import cli
 from app.services import services
+from app.taxpayers.models import Taxpayer
+from loadtests.population import population
 from loadtests.seed import (
     BANKS, CLERKS_PER_BANK, LOGINS_FILE, clerk_username, counts, identities, officer_username, rural_counts,
     rural_scale, seed, village_codes,
@@ -103,3 +108,23 @@ def test_seed_files_a_rural_county_with_an_officer_once(app, client):
 def test_the_rural_part_grows_with_the_taxpayers_without_moving_households():
     assert [len(rural_scale(n).counties) for n in (1, 100_000, 100_001, 300_000, 10**7)] == [1, 1, 2, 3, 3]
     assert rural_scale(300_000).households_per_county == 10_000
+
+
+def test_seed_reports_progress_to_the_end_of_each_stage(app):
+    seen: dict[str, tuple[int, int]] = {}
+    with app.app_context():
+        seed(services(), taxpayers=30, instance_path=app.instance_path,
+             progress=lambda stage, done, total: seen.__setitem__(stage, (done, total)))
+    county = rural_scale(30).counties[0][0]
+    assert seen["taxpayers"] == (30, 30)
+    assert seen["accounts"][0] == seen["accounts"][1] > 30  # the firms' accounts, the clerks and lt-admin
+    assert seen[f"rural {county}"][0] == seen[f"rural {county}"][1] > 0
+
+
+def test_seeded_grades_and_states_are_the_populations(app):
+    with app.app_context():
+        seed(services(), taxpayers=400, instance_path=app.instance_path)
+        with services().uow() as uow:
+            stored = collections.Counter(
+                (grade or "", state) for grade, state in uow.session.execute(select(Taxpayer.grade, Taxpayer.state)))
+    assert stored == collections.Counter((row["grade"], row["state"]) for row in population(400))
