@@ -12,6 +12,7 @@ from app.clock import Clock
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
 from app.ratelimit import RateLimiter
+from app.rural.domain import PlaceLevel, place_code_error
 from app.taxpayers.domain import UsccError, normalize_uscc
 from app.taxpayers.models import Taxpayer
 
@@ -51,7 +52,8 @@ def create_user(username: str, password: str, *, role: Role, uscc: str | None = 
                 passwords: Passwords) -> User:
     """Create an account bound as its role requires; an unknown bank code creates the bank.
 
-    Raises ``InvalidInput`` for a bad binding or weak password, ``NotFound`` for an unknown
+    Raises ``InvalidInput`` for a bad binding (a county code must be a 6-digit county code; the
+    county need not be filed yet), a bad USCC or a weak password, ``NotFound`` for an unknown
     taxpayer and ``Conflict`` for a taken username.
     """
     problem = binding_error(role, uscc=uscc, bank_code=bank_code, county_code=county_code)
@@ -64,6 +66,8 @@ def create_user(username: str, password: str, *, role: Role, uscc: str | None = 
             uscc = normalize_uscc(uscc)
         except UsccError as exc:
             raise InvalidInput.field("uscc", str(exc)) from exc
+    if county_code is not None and (county_problem := place_code_error(PlaceLevel.COUNTY, county_code, None)):
+        raise InvalidInput.field("county", county_problem[1])  # a typo would bind the account to no county's data
     with uow:
         repo = SqlAlchemyAccountRepository(uow.session)
         if repo.user_by_username(username):

@@ -29,6 +29,18 @@ def test_users_create_refuses_a_clerk_without_bank_and_a_bad_uscc(app):
     assert bad.exit_code != 0 and "check character" in bad.output
 
 
+def test_users_create_refuses_an_officer_county_that_is_not_a_county_code_and_creates_nothing(app, client):
+    for typo in ("33028", "330283001", "33O283"):
+        bad = run(app, "users", "create", "--role", "officer", "--username", "officer-x", "--bank", "B1",
+                  "--county", typo, "--password-stdin", input="password1\n")
+        assert bad.exit_code != 0 and "county:" in bad.output and "6 位数字" in bad.output, bad.output
+    assert client.post("/api/v1/auth/token", json={"username": "officer-x", "password": "password1"}).status_code == 401
+    # a well-formed county that nobody has filed yet is accepted: the rural admin may file it later
+    good = run(app, "users", "create", "--role", "officer", "--username", "officer-x", "--bank", "B1",
+               "--county", "330299", "--password-stdin", input="password1\n")
+    assert good.exit_code == 0, good.output
+
+
 def test_grades_import_reports_bad_lines_and_totals(app, tmp_path: Path):
     csv = tmp_path / "grades.csv"
     csv.write_text(f"uscc,name,grade,year\n{make_uscc(1)},甲有限公司,A,2025\nBAD,乙有限公司,B,2025\n", encoding="utf-8")

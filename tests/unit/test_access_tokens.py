@@ -61,3 +61,30 @@ def test_passwords_are_stored_as_salted_argon2id_hashes():
     assert first.startswith("$argon2id$") and first != second  # a fresh salt each time
     assert passwords.verify(first, "correct horse") and not passwords.verify(first, "wrong horse")
     assert not passwords.verify(None, "correct horse")  # unknown user: checked against the dummy, refused
+
+
+def test_the_first_log_in_of_a_process_costs_as_many_argon2_runs_for_an_unknown_name_as_for_a_known_one():
+    from argon2 import PasswordHasher
+
+    from app.accounts.security import Passwords
+
+    class Counting(PasswordHasher):
+        runs = 0
+
+        def hash(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            Counting.runs += 1
+            return super().hash(*args, **kwargs)
+
+        def verify(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            Counting.runs += 1
+            return super().verify(*args, **kwargs)
+
+    stored = Passwords(time_cost=1, memory_cost=64).hash("correct horse")
+    runs = {}
+    for name, password_hash in (("known", stored), ("unknown", None)):
+        fresh = Passwords(time_cost=1, memory_cost=64)  # a new process: no dummy hash made yet
+        fresh._hasher = Counting(time_cost=1, memory_cost=64)
+        Counting.runs = 0
+        fresh.verify(password_hash, "correct horse")
+        runs[name] = Counting.runs
+    assert runs["known"] == runs["unknown"] == 2  # the dummy is made on the first log-in either way
