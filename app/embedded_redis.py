@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import redis
 
@@ -65,7 +66,7 @@ class EmbeddedValkey:
             self.process = subprocess.Popen(
                 [str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--dir", str(self.data_dir)],
-                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent(),
             )
         deadline = time.monotonic() + timeout
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
@@ -99,10 +100,20 @@ def start(instance_path: str | None = None, *, publish: bool = False) -> Embedde
     return server
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux for SIGTERM when the parent dies (``PR_SET_PDEATHSIG``)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent() -> Callable[[], None] | None:
+    """What the child runs before exec: ask Linux for SIGTERM when the parent dies (``PR_SET_PDEATHSIG``).
+
+    ``prctl`` is looked up here, in the parent: between fork and exec the child may only call
+    it, since loading a library there can deadlock on a lock another thread of the parent held
+    at the fork. None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return in_child
 
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
