@@ -89,6 +89,11 @@ def _apply_loans(chunk: Lines, *, uow: UnitOfWork, report: ImportReport, county_
         row = {k: values[k] for k in ("loan_no", "amount", "balance", "days_overdue", "issued_on", "as_of",
                                       "overdue_since")} | {"household_id": owner[0], "village_code": owner[1]}
         before = existing.get(values["loan_no"])
+        if before is not None and before.county_code != county_code:
+            # the bank's loan numbers are unique across its counties: this one is another county's
+            # loan, which this officer may neither see nor change
+            report.errors.append({"line": line, "errors": {"loan_no": ["本行该贷款编号已登记在其他县，不能在本县导入"]}})
+            continue
         if before is None:
             new_rows.append(row | {"bank_id": bank_id, "county_code": county_code, "updated_at": now})
             report.created += 1

@@ -55,6 +55,24 @@ def test_officer_of_another_county_cannot_change_anything_of_ours(client, world,
     assert client.get(f"{API}/households/{hid}", headers=world["officer"]).json["members"] == 4
 
 
+def test_a_loan_number_of_our_county_cannot_be_overwritten_from_another_county_of_the_same_bank(client, world):
+    rf, officer = world["rf"], world["officer"]
+    number = client.get(f"{API}/households/{world['household']['id']}", headers=officer).json["id_number"]
+    header = "loan_no,id_number,amount,balance,days_overdue,issued_on\n"
+    assert rf.upload(f"{API}/loans/imports", officer, header + f"L-0001,{number},50000,20000,0,2026-01-05\n"
+                     ).json["created"] == 1
+    other = rf.officer("330281", bank="B1")  # the same bank, another county
+    theirs = rf.household(other, world["theirs"][0], name="李四")
+    their_number = client.get(f"{API}/households/{theirs['id']}", headers=other).json["id_number"]
+    result = rf.upload(f"{API}/loans/imports", other, header + f"L-0001,{their_number},50000,50000,400,2025-01-05\n"
+                       f"L-0002,{their_number},1000,1000,0,2026-01-01\n").json
+    assert (result["created"], result["changed"], result["rejected"]) == (1, 0, 1)  # the good line is kept
+    assert result["errors"] == [{"line": 2, "errors": {"loan_no": ["本行该贷款编号已登记在其他县，不能在本县导入"]}}]
+    ours = client.get(f"{API}/loans", headers=officer).json
+    assert [(loan["loan_no"], loan["balance"], loan["days_overdue"], loan["household_id"]) for loan in ours] == [
+        ("L-0001", "20000.00", 0, world["household"]["id"])]
+
+
 def test_only_the_owning_officer_sees_the_full_id_number(client, world, factory):
     hid = world["household"]["id"]
     own = client.get(f"{API}/households/{hid}", headers=world["officer"]).json
