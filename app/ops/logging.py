@@ -13,8 +13,11 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-#: 18 characters of the USCC alphabet, or 17 digits + digit/X (resident ID), standing alone.
-IDENTIFIER = re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{4})[0-9A-HJ-NPQRTUWXY]{12}([0-9A-HJ-NPQRTUWXY]{2})(?![0-9A-Z])")
+#: 18 characters of the USCC alphabet, or 17 digits + digit/X (resident ID), standing alone. In
+#: either case: the API takes a USCC in lower case too (``normalize_uscc`` upper-cases it), and a
+#: path such as ``/taxpayers/91330200m0000087ew`` must not reach a log in full.
+IDENTIFIER = re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{4})[0-9A-HJ-NPQRTUWXY]{12}([0-9A-HJ-NPQRTUWXY]{2})(?![0-9A-Z])",
+                        re.IGNORECASE)
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{12}(\d{1}[\dXx])(?![0-9A-Za-z])")
 
 

@@ -38,6 +38,9 @@ def test_logs_never_carry_a_full_identifier(caplog):
     # an identifier that is the whole field (an extra such as ``uscc``): exactly 18 characters
     assert mask_identifiers("91350100M000100Y43") == "9135************43"
     assert mask_identifiers("110105194912310029") == "1101************29"
+    # the API accepts a USCC in lower case, so its paths can carry one
+    assert mask_identifiers("GET /api/v1/taxpayers/91350100m000100y43 200") == \
+        "GET /api/v1/taxpayers/9135************43 200"
 
 
 def test_log_records_keep_the_fields_other_handlers_print():
