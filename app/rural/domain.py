@@ -289,5 +289,13 @@ class Actor:
         return self.county_code is None or self.county_code == county_code
 
     def sees_id_number_of(self, county_code: str, bank_id: int) -> bool:
-        """Only the owning officer (same county, the bank that filed it) sees a full ID number."""
+        """Only the owning officer (same county, the bank that filed it) sees a full ID number and name."""
         return self.is_officer and self.county_code == county_code and self.bank_id == bank_id
+
+    @property
+    def full_names_bank(self) -> int | None:
+        """The bank whose households (in the actor's county) it sees by full name: an officer's own, else None.
+
+        A search by name may match more than the surname that lists show only there: a prefix
+        search over names the actor sees masked would spell them out one character at a time."""
+        return self.bank_id if self.is_officer else None

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import and_, bindparam, case, distinct, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, distinct, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import page
@@ -47,7 +47,8 @@ class SqlAlchemyRuralRepository:
 
     def households(self, *, county_code: str, village_code: str | None = None, township_code: str | None = None,
                    grade: str | None = None, rated: bool | None = None, name: str | None = None, today: date,
-                   offset: int = 0, limit: int = 50) -> tuple[list[Household], int]:
+                   full_names_bank: int | None = None, offset: int = 0,
+                   limit: int = 50) -> tuple[list[Household], int]:
         stmt = select(Household).where(Household.county_code == county_code)
         if village_code:
             stmt = stmt.where(Household.village_code == village_code)
@@ -64,6 +65,8 @@ class SqlAlchemyRuralRepository:
             stmt = stmt.where(~in_force)  # a NULL rating_id makes in_force false, never NULL
         if name:
             stmt = stmt.where(Household.head_name.startswith(name))
+            if len(name) > 1:  # past the surname lists show: only names the caller sees in full
+                stmt = stmt.where(Household.bank_id == full_names_bank if full_names_bank is not None else false())
         return page(self.session, stmt.order_by(Household.village_code, Household.id), offset, limit)
 
     def existing_by_id_number(self, id_numbers: Sequence[str]) -> dict[str, Any]:

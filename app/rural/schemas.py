@@ -141,7 +141,9 @@ class HouseholdQuerySchema(Schema):
     township_code = fields.String(load_default=None)
     grade = fields.String(load_default=None, validate=validate.OneOf([*_values(RuralGrade), "none"]))
     rated = fields.Boolean(load_default=None)
-    name = fields.String(load_default=None, metadata={"description": "head's name starts with"})
+    name = fields.String(load_default=None, metadata={
+        "description": "head's name starts with; past the first character (the surname lists show) it matches "
+                       "only households whose full name the caller sees: an officer's own bank's"})
 
 
 # --- ratings --------------------------------------------------------------------------------

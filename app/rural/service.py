@@ -218,7 +218,8 @@ def list_households(*, actor: Actor, county: str | None, filters: dict[str, Any]
     today = local_date(clock.now())
     with uow:
         rows, total = SqlAlchemyRuralRepository(uow.session).households(
-            county_code=county_code, today=today, offset=offset, limit=limit, **filters)
+            county_code=county_code, today=today, full_names_bank=actor.full_names_bank, offset=offset, limit=limit,
+            **filters)
         return [household_view(h, actor=actor, today=today) for h in rows], total
 
 

@@ -73,6 +73,22 @@ def test_a_loan_number_of_our_county_cannot_be_overwritten_from_another_county_o
         ("L-0001", "20000.00", 0, world["household"]["id"])]
 
 
+def test_a_name_search_spells_out_no_name_the_caller_sees_masked(client, world):
+    rf, village = world["rf"], world["ours"][0]
+    owner = rf.officer("330283", bank="B2")
+    rf.household(owner, village, name="欧阳娜娜")
+    other_bank, admin = rf.officer("330283", bank="B1"), rf.admin("330283")
+
+    def found(headers, name):
+        return [h["head_name"] for h in client.get(f"{API}/households", headers=headers,
+                                                   query_string={"name": name}).json]
+
+    assert found(owner, "欧阳娜") == ["欧***"]  # its own household: the full name is its to know
+    for headers in (other_bank, admin):  # they see "欧***": the surname finds it, a guess past it does not
+        assert found(headers, "欧") == ["欧***"]
+        assert found(headers, "欧阳") == [] and found(headers, "欧阳娜娜") == []
+
+
 def test_only_the_owning_officer_sees_the_full_id_number(client, world, factory):
     hid = world["household"]["id"]
     own = client.get(f"{API}/households/{hid}", headers=world["officer"]).json
