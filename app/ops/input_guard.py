@@ -6,6 +6,7 @@ blueprint adds a rule.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask, request
@@ -47,6 +48,9 @@ def _refuse_unusable_input() -> None:
         body = request.get_json(force=True, silent=True)
     except RecursionError:
         raise InvalidInput.field("json", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if body is None:
+        _refuse_unreadable_numbers(request.get_data(cache=True))
+        return
     # (value, its JSON path, depth); too deep is reported on the top-level field, bad text on its path
     stack: list[tuple[Any, str, int]] = [(body, "", 0)]
     while stack:
@@ -67,6 +71,21 @@ def _refuse_unusable_input() -> None:
                 stack.append((item, f"{path}.{key}" if path else key, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, f"{path or 'json'}[{i}]", depth + 1) for i, item in enumerate(value))
+
+
+def _refuse_unreadable_numbers(data: bytes) -> None:
+    """A body that is well-formed JSON but that the decoder still refuses: an integer longer than
+    Python reads (``sys.get_int_max_str_digits``, 4,300 digits). The body parser would raise the
+    same ValueError, which is not the JSON syntax error it answers 422 for; anything else that
+    failed (bad syntax, bad encoding) is left to it."""
+    if not data:
+        return
+    try:
+        json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return
+    except ValueError:
+        raise InvalidInput.field("json", "holds a number with more digits than any field takes") from None
 
 
 def _text_problem(text: str) -> str | None:

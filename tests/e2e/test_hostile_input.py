@@ -89,6 +89,17 @@ def test_json_nested_too_deeply_answers_422(client, who, depth):
                               content_type="application/json"), "rule" if depth < 1000 else "json")
 
 
+@pytest.mark.parametrize("role,path", [
+    (None, "/api/v1/auth/token"), ("clerk", "/api/v1/verifications"), ("admin", "/api/v1/policies"),
+])
+def test_an_integer_longer_than_python_reads_answers_422_naming_json(client, who, role, path):
+    body = '{"username": "x", "password": "y", "token": "t", "n": ' + "1" * 5000 + "}"
+    _assert_names(client.post(path, headers=who[role] if role else {}, data=body, content_type="application/json"),
+                  "json")
+    malformed = client.post(path, headers=who[role] if role else {}, data='{"n": 1', content_type="application/json")
+    _assert_names(malformed, "json", 400)  # bad syntax is still the body parser's to answer, as before
+
+
 def test_a_rule_of_ordinary_depth_is_still_accepted(client, who):
     rule = {"!": {"!": {"and": [{"or": [{"==": [{"var": "grade"}, "A"]}]}]}}}
     body = {"title": "正常", "body": "规则", "category": "tax_relief", "rule": rule}
