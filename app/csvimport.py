@@ -67,15 +67,20 @@ def read_csv_text(data: bytes) -> str:
     return text
 
 
-def csv_records(text: str) -> Iterator[list[str]]:
-    """The CSV's records, header first, read with universal newlines (``\\r`` alone ends a line too).
+def csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(physical line the record starts on, its cells) per record, header first, read with universal
+    newlines (``\\r`` alone ends a line too). A quoted field may span lines, so a record's number is
+    where it starts in the file, as an editor shows it, not a count of records.
 
     Raises ``InvalidInput`` on ``file`` for what the csv module cannot read (an over-long field, a
     stray quote before a line break), naming the physical line.
     """
     reader = csv.reader(io.StringIO(text, newline=""))
+    ended = 0  # the physical line the previous record ended on
     try:
-        yield from reader
+        for cells in reader:
+            yield ended + 1, cells
+            ended = reader.line_num
     except csv.Error as exc:
         raise InvalidInput.field("file", f"line {reader.line_num}: {exc}") from None
 
@@ -87,13 +92,13 @@ def csv_rows(text: str, required: tuple[str, ...], optional: tuple[str, ...]) ->
     """
     reader = csv_records(text)
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        header = [h.strip().lower() for h in next(reader)[1]]
     except StopIteration:
         raise InvalidInput.field("file", "is empty") from None
     missing = [c for c in required if c not in header]
     if missing:
         raise InvalidInput.field("file", f"header lacks required column(s): {', '.join(missing)}")
     index = {name: header.index(name) for name in (*required, *optional) if name in header}
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in reader:
         if any(cell.strip() for cell in cells):
             yield number, {name: (cells[i].strip() if i < len(cells) else "") for name, i in index.items()}

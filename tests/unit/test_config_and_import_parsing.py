@@ -44,6 +44,12 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_true():
     assert errors == [{"line": 3, "uscc": "91350100M000100Y43", "errors": {"grade": ["must be one of A, B, M, C, D"]}}]
 
 
+def test_a_bad_line_after_a_quoted_field_spanning_two_lines_is_numbered_as_the_file_shows_it():
+    text = 'uscc,name,grade,year\n91350100M000100Y43,"宁波\n某公司",A,2025\n91350100M000100Y43,某公司,Q,2025\n'
+    _lines, errors = parse_lines(text, today=date(2026, 1, 1))
+    assert [e["line"] for e in errors] == [4]  # the record on lines 2–3 comes first; not "line 3"
+
+
 def test_header_without_required_columns_is_refused():
     with pytest.raises(InvalidInput) as info:
         parse_lines("uscc,name\n", today=date(2026, 1, 1))
