@@ -113,10 +113,12 @@ def _parse_line(number: int, v: dict[str, str], *, today: date) -> tuple[ImportL
     score = None
     if v.get("score"):
         try:
-            score = Decimal(v["score"])
+            # to the cent before the band check, as the column stores it and as PUT /grade does:
+            # 89.999 is stored as 90.00, which band B cannot hold
+            score = Decimal(v["score"]).quantize(Decimal("0.01"))
             if not score.is_finite():
                 raise InvalidOperation
-        except InvalidOperation:
+        except InvalidOperation:  # not a number, infinite, NaN, or too large to hold cents
             fail("score", "must be a number")
             score = None
     registered_on = None

@@ -50,6 +50,14 @@ def test_a_bad_line_after_a_quoted_field_spanning_two_lines_is_numbered_as_the_f
     assert [e["line"] for e in errors] == [4]  # the record on lines 2–3 comes first; not "line 3"
 
 
+def test_a_score_is_taken_to_the_cent_before_its_band_is_checked():
+    text = ("uscc,name,grade,year,score\n91350100M000100Y43,甲公司,B,2025,89.999\n"
+            "91330200M0000087EW,乙公司,B,2025,89.994\n91350100M000100Y43,甲公司,A,2025,NaN\n")
+    lines, errors = parse_lines(text, today=date(2026, 1, 1))
+    assert [(e["line"], list(e["errors"])) for e in errors] == [(2, ["score"]), (4, ["score"])]  # 90.00 is not B
+    assert [str(line.score) for line in lines] == ["89.99"]  # stored as the column holds it
+
+
 def test_header_without_required_columns_is_refused():
     with pytest.raises(InvalidInput) as info:
         parse_lines("uscc,name\n", today=date(2026, 1, 1))
