@@ -111,8 +111,11 @@ def grades_import(file: Path, imported_by: str) -> None:
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
     _echo_bad_lines(report.errors)
+    for held in report.held:
+        click.echo(f"line {held['line']}: held, {held['reason']}", err=True)
     click.echo(f"import {report.import_id}: {report.rows} rows, {report.created} created, {report.changed} changed, "
-               f"{report.unchanged} unchanged, {report.skipped} skipped (older year), {report.rejected} rejected")
+               f"{report.unchanged} unchanged, {report.skipped} skipped (older year or held), "
+               f"{report.rejected} rejected")
 
 
 def _echo_bad_lines(errors: list[dict]) -> None:

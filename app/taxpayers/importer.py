@@ -4,17 +4,21 @@ Each line is checked on its own; bad lines are reported with their line number a
 and good lines are applied, in chunks that each commit (so an interrupted run keeps what it
 did, and running it again finishes the job). A line whose data already match the taxpayer's
 current record changes nothing, so re-running a file is a no-op. A line for an older year
-than the taxpayer's current grade is reported as skipped rather than overriding a newer grade.
+than the taxpayer's current grade is reported as skipped rather than overriding a newer grade,
+and so is a line for the same year when the taxpayer's grade was last set by an individual
+change (``PUT /taxpayers/<uscc>/grade``: a direct D, a review, a repair): the file is the annual
+evaluation that change already superseded, so re-running it must not undo the change. Such
+lines are also listed in ``held`` (line, USCC, reason), for the staff to review one by one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from app.clock import Clock
 from app.csvimport import ImportReport, csv_rows, read_csv_text
@@ -51,9 +55,14 @@ class ImportLine:
 
 @dataclass
 class GradeImportReport(ImportReport):
-    """Also counts lines skipped because they are older than the taxpayer's current grade."""
+    """Also counts lines skipped because they are older than the taxpayer's current grade or
+    would undo an individual change made during the year; the latter are listed in ``held``."""
 
     skipped: int = 0
+    held: list[dict[str, Any]] = field(default_factory=list)
+
+
+HELD_REASON = "grade changed individually during the year after the annual evaluation; change it the same way"
 
 
 def parse_lines(text: str, *, today: date) -> tuple[list[ImportLine], list[dict[str, Any]]]:
@@ -201,11 +210,34 @@ _FIELDS = (
 )
 
 
+def _grade_differs(line: ImportLine, before: Any) -> bool:
+    """Whether the line's grade, state, score or year differ from the taxpayer's current ones."""
+    grade = line.grade.value if line.grade else None
+    return (grade, line.state.value, _dec(line.score), line.year) != (
+        before.grade, before.state, _dec(before.score), before.grade_year)
+
+
+def _last_set_by_hand(session: Any, usccs: list[str]) -> set[str]:
+    """Those of ``usccs`` whose latest grade record is an individual change, not an import or the seed."""
+    if not usccs:
+        return set()
+    latest = (select(GradeRecord.uscc, func.max(GradeRecord.effective_at).label("at"))
+              .where(GradeRecord.uscc.in_(usccs)).group_by(GradeRecord.uscc).subquery())
+    rows = session.execute(select(GradeRecord.uscc).join(
+        latest, (GradeRecord.uscc == latest.c.uscc) & (GradeRecord.effective_at == latest.c.at))
+        .where(GradeRecord.source == "manual"))
+    return set(rows.scalars())
+
+
 def _apply_chunk(
     chunk: list[ImportLine], *, uow: UnitOfWork, report: GradeImportReport, import_id: int, by: str, now: datetime,
 ) -> list[GradeStatus]:
     session = uow.session
     current = {row.uscc: row for row in session.execute(select(*_FIELDS).where(Taxpayer.uscc.in_([l.uscc for l in chunk])))}
+    changed_by_hand = _last_set_by_hand(session, [  # asked only for lines that would change a same-year grade
+        line.uscc for line in chunk
+        if (before := current.get(line.uscc)) is not None and line.year == before.grade_year
+        and _grade_differs(line, before)])
     new_taxpayers: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
@@ -231,12 +263,14 @@ def _apply_chunk(
                 "size_class": line.size or before.size_class,
             }
             older = before.grade_year is not None and line.year < before.grade_year
-            grade_changed = not older and (grade, line.state.value, _dec(line.score), line.year) != (
-                before.grade, before.state, _dec(before.score), before.grade_year
-            )
+            grade_changed = not older and _grade_differs(line, before)
+            held = grade_changed and line.uscc in changed_by_hand
+            if held:
+                grade_changed = False
+                report.held.append({"line": line.line, "uscc": line.uscc, "reason": HELD_REASON})
             profile_changed = any(getattr(before, key) != value for key, value in profile.items())
             if not grade_changed and not profile_changed:
-                if older:
+                if older or held:
                     report.skipped += 1
                 else:
                     report.unchanged += 1

@@ -52,5 +52,8 @@ class TaxpayerSchema(Schema):
 
 
 class GradeImportReportSchema(ImportReportSchema):
-    skipped = fields.Integer()
+    skipped = fields.Integer(metadata={"description": "lines for an older year, and the held ones"})
+    held = fields.List(fields.Dict(), metadata={
+        "description": "lines not applied because the taxpayer's grade for that year was changed individually "
+                       "after the annual evaluation: line, uscc, reason"})
     errors = fields.List(fields.Dict(), metadata={"description": "one entry per bad line: line, uscc, errors"})

@@ -64,6 +64,23 @@ def test_import_of_an_older_year_does_not_override_a_newer_grade(factory, client
     assert client.get(f"/api/v1/taxpayers/{uscc}", headers=admin).json["grade"] == "A"
 
 
+def test_rerunning_the_annual_file_does_not_undo_a_d_given_during_the_year(factory, client, clock):
+    admin = factory.as_admin()
+    uscc = make_uscc(31)
+    annual = f"uscc,name,grade,year\n{uscc},企业有限公司,B,2025\n"
+    _upload(client, admin, annual)
+    clock.advance(minutes=5)
+    client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=admin, json={"grade": "D", "year": 2025, "reason": "直接判级"})
+    clock.advance(minutes=5)
+    again = _upload(client, admin, annual).json
+    assert (again["changed"], again["skipped"], again["rejected"]) == (0, 1, 0)
+    assert [(h["line"], h["uscc"]) for h in again["held"]] == [(2, uscc)]
+    assert client.get(f"/api/v1/taxpayers/{uscc}", headers=admin).json["color"] == "red"
+    clock.advance(minutes=5)  # next year's evaluation is a new judgement: it applies
+    assert _upload(client, admin, f"uscc,name,grade,year\n{uscc},企业有限公司,B,2026\n").json["changed"] == 1
+    assert client.get(f"/api/v1/taxpayers/{uscc}", headers=admin).json["color"] == "silver"
+
+
 def test_import_of_a_new_grade_shows_in_the_next_code(factory, client):
     uscc, headers = factory.as_taxpayer("A")
     assert client.get("/api/v1/me/code", headers=headers).json["color"] == "gold"

@@ -47,7 +47,7 @@ def test_grades_import_reports_bad_lines_and_totals(app, tmp_path: Path):
     result = run(app, "grades", "import", str(csv))
     assert result.exit_code == 0, result.output
     assert "line 3: uscc: must be 18 characters, got 3" in result.output
-    assert "2 rows, 1 created, 0 changed, 0 unchanged, 0 skipped (older year), 1 rejected" in result.output
+    assert "2 rows, 1 created, 0 changed, 0 unchanged, 0 skipped (older year or held), 1 rejected" in result.output
 
 
 def test_keys_rotate_publishes_a_second_key(app, client):
