@@ -16,7 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from app import embedded_redis
     from app.config import ConfigError, load_config
     from app.errors import DomainError, RateLimited, error_payload
-    from app.events import bus
+    from app.events import bus, enqueue_delivery
     from app.extensions import api, db, redis_store
     from app.ops.access_log import init_access_log
     from app.ops.input_guard import init_input_guard
@@ -58,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.extensions["shuima.services"] = build_services(app, clock=clock)
 
     bus.redis = redis_store.client
-    bus.enqueue = lambda event_id: redis_store.queue.enqueue("workers.events.deliver_event", event_id)
+    bus.enqueue = lambda event_id: enqueue_delivery(redis_store.queue, event_id)
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any, Callable
 
+from rq import Queue, Retry
 from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -55,6 +56,19 @@ def event_payload(event: Any) -> dict[str, Any]:
         return value
 
     return {key: plain(value) for key, value in dataclasses.asdict(event).items()}
+
+
+#: Seconds before each new attempt at an event's worker-side subscribers after a failure (a locked
+#: database, a dropped connection): RQ's scheduler re-runs the job, so a transient error does not
+#: leave the event pending until someone runs ``shuima events replay``. After the last one the job
+#: stays in RQ's failed registry and the row stays pending (replay sends it once mended).
+DELIVERY_RETRY_SECONDS = (10, 60, 300)
+
+
+def enqueue_delivery(queue: Queue, event_id: int) -> None:
+    """Queue the job that runs outbox row ``event_id``'s worker-side subscribers, with retries."""
+    queue.enqueue("workers.events.deliver_event", event_id,
+                  retry=Retry(max=len(DELIVERY_RETRY_SECONDS), interval=list(DELIVERY_RETRY_SECONDS)))
 
 
 class EventBus:

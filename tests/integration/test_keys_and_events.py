@@ -104,6 +104,49 @@ def test_worker_runs_async_subscribers_once_per_event_and_marks_it_dispatched(ap
         assert row.dispatched_at is not None
 
 
+def test_an_event_whose_worker_job_fails_once_is_tried_again_by_the_scheduler(app, factory, client):
+    from rq.job import Job
+
+    from app.events import DELIVERY_RETRY_SECONDS, enqueue_delivery
+
+    uscc = factory.taxpayer("B")
+    attempts: list[str] = []
+
+    def flaky(payload: dict) -> None:
+        attempts.append(payload["uscc"])
+        if len(attempts) == 1:
+            raise RuntimeError("database is locked")  # a transient failure in the worker
+
+    unsubscribe = bus.subscribe("GradeChanged", flaky, in_worker=True)
+    queue = Queue("test-events-retry", connection=redis_store.client)
+    original = bus.enqueue
+    bus.enqueue = lambda event_id: enqueue_delivery(queue, event_id)  # the app's own enqueue, on a test queue
+    try:
+        client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=factory.as_admin(),
+                   json={"grade": "D", "year": 2026, "reason": "直接判级"})
+        with app.app_context():
+            SimpleWorker([queue], connection=redis_store.client).work(burst=True)
+            scheduled = queue.scheduled_job_registry
+            assert len(attempts) == 1 and scheduled.get_job_ids(), "the failed job is scheduled to run again"
+            job = Job.fetch(scheduled.get_job_ids()[0], connection=redis_store.client)
+            assert job.retries_left == len(DELIVERY_RETRY_SECONDS) - 1
+            # what RQ's scheduler does when the retry is due (the test does not wait the delay)
+            scheduled.remove(job)
+            queue.enqueue_job(job)
+            SimpleWorker([queue], connection=redis_store.client).work(burst=True)
+    finally:
+        bus.enqueue = original
+        unsubscribe()
+        queue.empty()
+        for registry in (queue.failed_job_registry, queue.scheduled_job_registry):
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id, delete_job=True)
+    assert attempts == [uscc, uscc]
+    with app.app_context(), db.session() as session:
+        row = session.scalars(select(OutboxEvent).where(OutboxEvent.type == "GradeChanged")).one()
+        assert row.dispatched_at is not None
+
+
 def test_cache_fill_never_overwrites_a_newer_status(app, factory):
     uscc = factory.taxpayer("A")
     with app.app_context():
