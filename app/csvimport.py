@@ -98,6 +98,9 @@ def csv_rows(text: str, required: tuple[str, ...], optional: tuple[str, ...]) ->
     missing = [c for c in required if c not in header]
     if missing:
         raise InvalidInput.field("file", f"header lacks required column(s): {', '.join(missing)}")
+    repeated = sorted({c for c in (*required, *optional) if header.count(c) > 1})
+    if repeated:  # which of the two would be meant cannot be told
+        raise InvalidInput.field("file", f"header repeats column(s): {', '.join(repeated)}")
     index = {name: header.index(name) for name in (*required, *optional) if name in header}
     for number, cells in reader:
         if any(cell.strip() for cell in cells):

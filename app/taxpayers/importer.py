@@ -136,6 +136,9 @@ def _parse_line(number: int, v: dict[str, str], *, today: date) -> tuple[ImportL
             registered_on = date.fromisoformat(v["registered_on"])
         except ValueError:
             fail("registered_on", "must be a date as YYYY-MM-DD")
+        else:
+            if registered_on > today:
+                fail("registered_on", "must not be in the future")
     size = v.get("size") or None
     if size is not None and size.lower() not in {s.value for s in SizeClass}:
         fail("size", "must be one of micro, small, medium, large")

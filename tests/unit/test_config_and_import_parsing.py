@@ -58,6 +58,18 @@ def test_a_score_is_taken_to_the_cent_before_its_band_is_checked():
     assert [str(line.score) for line in lines] == ["89.99"]  # stored as the column holds it
 
 
+def test_a_registration_date_in_the_future_is_a_bad_line():
+    text = "uscc,name,grade,year,registered_on\n91350100M000100Y43,某公司,B,2025,9999-12-31\n"
+    _lines, errors = parse_lines(text, today=date(2026, 1, 1))
+    assert errors[0]["errors"] == {"registered_on": ["must not be in the future"]}
+
+
+def test_a_header_that_repeats_a_column_is_refused():
+    with pytest.raises(InvalidInput) as info:
+        parse_lines("uscc,name,grade,year,grade\n91350100M000100Y43,某公司,B,2025,A\n", today=date(2026, 1, 1))
+    assert info.value.errors == {"file": ["header repeats column(s): grade"]}
+
+
 def test_header_without_required_columns_is_refused():
     with pytest.raises(InvalidInput) as info:
         parse_lines("uscc,name\n", today=date(2026, 1, 1))
