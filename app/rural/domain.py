@@ -180,6 +180,9 @@ MAX_MONEY = Decimal(10) ** 11
 #: Upper bounds of the counted facts: beyond them a value is a typing error.
 MAX_COUNTS = {"members": 50, "years_resident": 150, "past_defaults": 1000, "honours": 100}
 MAX_LAND_MU = Decimal(10) ** 7
+#: Why a money or land value is refused, the same in the API and the CSV imports (both columns keep 2 decimals).
+MONEY_FORMAT_ERROR = "必须是金额（元，最多两位小数）"
+LAND_FORMAT_ERROR = "必须是面积（亩，最多两位小数）"
 
 
 def check_facts(facts: HouseholdFacts) -> None:

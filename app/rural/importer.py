@@ -10,7 +10,7 @@ total)`` is called after each chunk. Statuses of the touched villages are refres
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any, Callable
 
 from sqlalchemy import select
@@ -21,7 +21,8 @@ from app.db import UnitOfWork, bulk_insert
 from app.errors import Forbidden
 from app.rural.context import RuralContext
 from app.rural.domain import (
-    FACT_ENUMS, MAX_MONEY, MONEY_FACTS, Actor, BadRecord, FactsError, HouseholdFacts, PlaceLevel, check_facts,
+    FACT_ENUMS, LAND_FORMAT_ERROR, MAX_MONEY, MONEY_FACTS, MONEY_FORMAT_ERROR, Actor, BadRecord, FactsError,
+    HouseholdFacts, PlaceLevel, check_facts,
 )
 from app.rural.idcard import IdNumberError, normalize_id_number
 from app.rural.models import Household, Place, RuralImport
@@ -67,14 +68,16 @@ class LineParser:
             return 0
         return value
 
-    def money(self, name: str) -> Decimal:
+    def money(self, name: str, error: str = MONEY_FORMAT_ERROR) -> Decimal:
+        """An amount of at most ``MAX_MONEY`` with two decimals at most (land in mu too, with its ``error``)."""
         try:
             value = Decimal(self.values.get(name, "").replace(",", ""))
-            if not value.is_finite() or abs(value) > MAX_MONEY or value != value.quantize(Decimal("0.01")):
-                raise InvalidOperation
+            # copy_abs is exact: abs() of 1e1000000 overflows the decimal context
+            if not value.is_finite() or value.copy_abs() > MAX_MONEY or value != value.quantize(Decimal("0.01")):
+                raise DecimalException
             return value
-        except InvalidOperation:
-            self.fail(name, "必须是金额（元，最多两位小数）")
+        except DecimalException:  # InvalidOperation (not a number) and any other trap alike
+            self.fail(name, error)
             return Decimal(0)
 
     def day(self, name: str, default: date | None = None) -> date:
@@ -109,7 +112,7 @@ def parse_household(values: dict[str, str], *, today: date) -> tuple[dict[str, A
     out["honours"] = row.integer("honours", default=0)
     for name in MONEY_FACTS:
         out[name] = row.money(name)
-    out["land_area"] = row.money("land_area")
+    out["land_area"] = row.money("land_area", LAND_FORMAT_ERROR)
     defaults = {"housing": "brick_concrete", "production_type": "planting"}
     for name, kind in FACT_ENUMS.items():
         raw = values.get(name, "").lower() or defaults.get(name, "")
@@ -169,6 +172,7 @@ def _apply_households(chunk: Lines, *, uow: UnitOfWork, report: ImportReport,
     repo = SqlAlchemyRuralRepository(uow.session)
     existing = repo.existing_by_id_number([values["id_number"] for _line, values in chunk])
     new_rows, updates = [], []
+    moved: dict[int, str] = {}  # household id → its new village
     compared = ("village_code", "head_name", *FACT_COLUMNS)
     for line, values in chunk:
         before = existing.get(values["id_number"])
@@ -185,10 +189,13 @@ def _apply_households(chunk: Lines, *, uow: UnitOfWork, report: ImportReport,
         else:
             updates.append(row | {"id": before.id, "updated_at": now})
             touched.update({before.village_code, values["village_code"]})
+            if before.village_code != values["village_code"]:
+                moved[before.id] = values["village_code"]
             report.changed += 1
     uow.session.expunge_all()
     bulk_insert(uow.session, Household, new_rows)
     bulk_update(uow.session, Household, updates)
+    touched.update(repo.move_loans(moved))  # a household that moves takes its loans along
 
 
 # --- shared plumbing (the loans import uses it too) -------------------------------------------

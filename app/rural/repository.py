@@ -129,9 +129,12 @@ class SqlAlchemyRuralRepository:
             Rating.household_id == household_id, Rating.state == "proposed")).first()
 
     def households_in_notice(self, county_code: str, village_code: str | None = None) -> set[int]:
+        """Households with a proposal in notice, those living in ``village_code`` now when given
+        (the proposal's own village is where it lived when rated)."""
         stmt = select(Rating.household_id).where(Rating.county_code == county_code, Rating.state == "proposed")
         if village_code:
-            stmt = stmt.where(Rating.village_code == village_code)
+            stmt = stmt.join(Household, Household.id == Rating.household_id).where(
+                Household.village_code == village_code)
         return set(self.session.scalars(stmt))
 
     def ratings(self, *, county_code: str, household_id: int | None = None, state: str | None = None,
@@ -159,15 +162,17 @@ class SqlAlchemyRuralRepository:
 
     def due_proposals(self, *, county_code: str, village_code: str | None, now: Any) -> list[Any]:
         """Proposals whose notice has ended and that have no open or upheld objection, as plain
-        rows ``(id, household_id, village_code, grade, score, limit_amount, previous_rating_id)``."""
+        rows ``(id, household_id, village_code, grade, score, limit_amount, previous_rating_id,
+        household_village_code)`` (the household's village now; it may have moved since)."""
         blocked = select(Objection.rating_id).where(or_(Objection.outcome.is_(None), Objection.outcome == "upheld"))
         stmt = (select(Rating.id, Rating.household_id, Rating.village_code, Rating.grade, Rating.score,
-                       Rating.limit_amount, Household.rating_id.label("previous_rating_id"))
+                       Rating.limit_amount, Household.rating_id.label("previous_rating_id"),
+                       Household.village_code.label("household_village_code"))
                 .join(Household, Household.id == Rating.household_id)
                 .where(Rating.county_code == county_code, Rating.state == "proposed", Rating.notice_ends_at <= now,
                        Rating.id.not_in(blocked)))
-        if village_code:
-            stmt = stmt.where(Rating.village_code == village_code)
+        if village_code:  # the households living there now
+            stmt = stmt.where(Household.village_code == village_code)
         return list(self.session.execute(stmt.order_by(Rating.id)))
 
     # loans ------------------------------------------------------------------------------------
@@ -190,6 +195,18 @@ class SqlAlchemyRuralRepository:
 
     def loans_of(self, household_id: int) -> list[Loan]:
         return list(self.session.scalars(select(Loan).where(Loan.household_id == household_id).order_by(Loan.id)))
+
+    def move_loans(self, moves: dict[int, str]) -> set[str]:
+        """Put the loans of each household in ``moves`` (household id → its new village) in that
+        village, so arrears and NPL follow the household; returns the villages they left."""
+        if not moves:
+            return set()
+        left = set(self.session.scalars(
+            select(Loan.village_code).distinct().where(Loan.household_id.in_(moves))))
+        self.session.execute(
+            update(Loan.__table__).where(Loan.__table__.c.household_id == bindparam("_household_id")),
+            [{"_household_id": hid, "village_code": code} for hid, code in moves.items()])
+        return left
 
     # figures ----------------------------------------------------------------------------------
     def village_figures(self, county_code: str, *, today: date, npl_days: int, new_npl_from: date,

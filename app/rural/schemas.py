@@ -3,14 +3,15 @@ shown in Asia/Shanghai (``LocalDateTime``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, Callable
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from app.fields import LocalDateTime
 from app.rural.domain import (
-    MAX_COUNTS, MAX_LAND_MU, MAX_MONEY, Assessment, BadRecord, CreditRecord, Education, Health, Housing,
-    ObjectionOutcome, PlaceLevel, ProductionType, RatingState, RuralGrade,
+    LAND_FORMAT_ERROR, MAX_COUNTS, MAX_LAND_MU, MAX_MONEY, MONEY_FORMAT_ERROR, Assessment, BadRecord, CreditRecord,
+    Education, Health, Housing, ObjectionOutcome, PlaceLevel, ProductionType, RatingState, RuralGrade,
 )
 
 
@@ -63,19 +64,36 @@ class PlaceQuerySchema(Schema):
 _MONEY_MAX, _LAND_MAX = int(MAX_MONEY), int(MAX_LAND_MU)
 
 
+def _two_places(error: str) -> Callable[[Decimal], None]:
+    """A validator refusing more than two decimals: the columns keep two, and a value silently
+    rounded in storage is not the one the caller was answered with (``1e-1000000`` fails on
+    PostgreSQL). A value too big to quantize is left to the range check beside it."""
+    def check(value: Decimal) -> None:
+        if value.copy_abs() <= MAX_MONEY and value != value.quantize(Decimal("0.01")):
+            raise ValidationError(error)
+    return check
+
+
+def _amount(high: int, error: str, **metadata: Any) -> dict[str, Any]:
+    """``_bounds(0, high)`` plus at most two decimals."""
+    bounds = _bounds(0, high, **metadata)
+    return bounds | {"validate": [bounds["validate"], _two_places(error)]}
+
+
 class HouseholdFactsSchema(Schema):
     members = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_COUNTS["members"]))
     labourers = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_COUNTS["members"]))
     years_resident = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_COUNTS["years_resident"]))
     health = fields.String(required=True, validate=validate.OneOf(_values(Health)))
     education = fields.String(required=True, validate=validate.OneOf(_values(Education)))
-    land_area = fields.Decimal(required=True, allow_nan=False, **_bounds(0, _LAND_MAX, description="contracted land, mu"))
+    land_area = fields.Decimal(required=True, allow_nan=False,
+                               **_amount(_LAND_MAX, LAND_FORMAT_ERROR, description="contracted land, mu"))
     housing = fields.String(load_default="brick_concrete", validate=validate.OneOf(_values(Housing)))
-    assets = Money(required=True, **_bounds(0, _MONEY_MAX))
-    annual_income = Money(required=True, **_bounds(0, _MONEY_MAX))
-    operating_income = Money(required=True, **_bounds(0, _MONEY_MAX))
-    debts = Money(required=True, **_bounds(0, _MONEY_MAX))
-    deposits = Money(required=True, **_bounds(0, _MONEY_MAX))
+    assets = Money(required=True, **_amount(_MONEY_MAX, MONEY_FORMAT_ERROR))
+    annual_income = Money(required=True, **_amount(_MONEY_MAX, MONEY_FORMAT_ERROR))
+    operating_income = Money(required=True, **_amount(_MONEY_MAX, MONEY_FORMAT_ERROR))
+    debts = Money(required=True, **_amount(_MONEY_MAX, MONEY_FORMAT_ERROR))
+    deposits = Money(required=True, **_amount(_MONEY_MAX, MONEY_FORMAT_ERROR))
     production_type = fields.String(load_default="planting", validate=validate.OneOf(_values(ProductionType)))
     credit_record = fields.String(required=True, validate=validate.OneOf(_values(CreditRecord)))
     past_defaults = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_COUNTS["past_defaults"]))

@@ -11,10 +11,21 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from app.rural.domain import FACT_ENUMS, FLAG_FACTS, NUMERIC_FACTS, TAG_FACTS, RuralGrade, plain_number
+from app.rural.domain import (
+    FACT_ENUMS, FLAG_FACTS, MAX_MONEY, NUMERIC_FACTS, TAG_FACTS, RuralGrade, plain_number,
+)
 from app.rural.scorecard import Band, Group, Rule, Scorecard, ScorecardError, Veto
 
 DEFAULT_SCORECARD = Path(__file__).with_name("scorecard_xian2018.json")
+
+#: Points (maxima, points, caps, grade minima): ratings store scores as NUMERIC(5, 2), so no
+#: scorecard needs more than three digits and two decimals; bigger exponents overflow the
+#: decimal context when a household is scored (a 500 on every rating).
+POINTS_LIMIT, POINTS_PLACES = Decimal(999), 2
+#: Band thresholds compare facts: money up to ``MAX_MONEY`` and the debt ratio to 4 decimals.
+THRESHOLD_LIMIT, THRESHOLD_PLACES = MAX_MONEY, 4
+#: ``rural_ratings.veto`` is VARCHAR(32): a longer veto key could never be stored on a rating.
+VETO_KEY_MAX = 32
 
 
 def load_scorecard_file(path: str | Path | None = None) -> dict[str, Any]:
@@ -56,6 +67,7 @@ def parse_scorecard(body: dict[str, Any]) -> Scorecard:
         if "equals" not in raw:
             raise ScorecardError(f"{where}.equals", "必填")
         key, reason = _text(raw, "key", f"{where}.key"), _text(raw, "reason", f"{where}.reason")
+        _need(len(key) <= VETO_KEY_MAX, f"{where}.key", f"不超过 {VETO_KEY_MAX} 个字符")
         _need(isinstance(raw["equals"], (str, bool, int)), f"{where}.equals", "必须是文本、数字或布尔值")
         vetoes.append(Veto(key, fact, raw["equals"], reason))
     bands = []
@@ -87,8 +99,8 @@ def _rule(raw: Any, where: str, *, adjustment: bool = False) -> Rule:
         _need(fact in NUMERIC_FACTS, f"{where}.field", f"{fact} 不是数值字段")
         bands = []
         for i, b in enumerate(_list(raw, "bands", f"{where}.bands", nonempty=True)):
-            low = _number(b["min"], f"{where}.bands[{i}].min") if b.get("min") is not None else None
-            high = _number(b["max"], f"{where}.bands[{i}].max") if b.get("max") is not None else None
+            low = _threshold(b["min"], f"{where}.bands[{i}].min") if b.get("min") is not None else None
+            high = _threshold(b["max"], f"{where}.bands[{i}].max") if b.get("max") is not None else None
             label = str(b.get("label") or _band_label(low, high, common["unit"]))
             bands.append(Band(_number(b.get("points"), f"{where}.bands[{i}].points"), low, high, label))
         rule = Rule(kind=kind, max=max(b.points for b in bands), bands=tuple(bands), **common)
@@ -148,16 +160,30 @@ def _text(raw: Any, key: str, where: str) -> str:
     return value.strip()
 
 
-def _number(value: Any, where: str) -> Decimal:
+def _number(value: Any, where: str, *, limit: Decimal = POINTS_LIMIT, places: int = POINTS_PLACES) -> Decimal:
+    """A number of points (or, with ``limit`` and ``places``, a threshold) within its bounds.
+
+    The bounds are checked with exact operations only (``copy_abs``, comparisons): arithmetic
+    on ``1e999999999`` raises ``decimal.Overflow``.
+    """
     if isinstance(value, bool) or value is None:
         raise ScorecardError(where, "必须是数字")
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):  # ValueError: an int too long to print
         raise ScorecardError(where, "必须是数字") from None
     if not number.is_finite():
         raise ScorecardError(where, "必须是有限数字")
+    if number.copy_abs() > limit:
+        raise ScorecardError(where, f"应在 -{plain_number(limit)} 到 {plain_number(limit)} 之间")
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        raise ScorecardError(where, f"最多 {places} 位小数")
     return number
+
+
+def _threshold(value: Any, where: str) -> Decimal:
+    """A band's bound on a fact (money, land, counts, the debt ratio)."""
+    return _number(value, where, limit=THRESHOLD_LIMIT, places=THRESHOLD_PLACES)
 
 
 def _list(raw: Any, key: str, where: str, *, nonempty: bool = False) -> list[dict[str, Any]]:

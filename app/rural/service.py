@@ -178,7 +178,10 @@ def file_household(data: dict[str, Any], *, actor: Actor, uow: UnitOfWork, clock
 
 def update_household(household_id: int, changes: dict[str, Any], *, actor: Actor, uow: UnitOfWork, clock: Clock,
                      ctx: RuralContext) -> dict[str, Any]:
-    """Change a household's facts, name or village; a rating in force keeps the facts it was based on."""
+    """Change a household's facts, name or village; a rating in force keeps the facts it was based on.
+
+    A household that moves takes its loans (their arrears and NPL) to the new village.
+    """
     now = clock.now()
     with uow:
         repo = SqlAlchemyRuralRepository(uow.session)
@@ -188,6 +191,7 @@ def update_household(household_id: int, changes: dict[str, Any], *, actor: Actor
             village = _village(repo, changes["village_code"], actor)
             household.village_code = village.code
             touched.add(village.code)
+            touched |= repo.move_loans({household.id: village.code})
         if changes.get("head_name"):
             household.head_name = changes["head_name"].strip()
         merged = stored_facts(household) | {k: v for k, v in changes.items() if k in FACT_COLUMNS and v is not None}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
+from app.rural.scorecard_parse import load_scorecard_file
 from tests.rural_factories import GOOD_FACTS, WEAK_FACTS, RuralFactory, make_id_number
 
 API = "/api/v1/rural"
@@ -250,3 +252,135 @@ def test_policy_shows_the_cycle_thresholds_and_rates_as_data(client, officer):
         "household": "2026-12-31", "village": "2027-01-31", "township": "2027-02-28", "county": "2027-02-28"}
     assert policy["rates"]["bp_by_stars"]["3"] == "237.5"
     assert client.get(f"{API}/policy?year=1999", headers=officer).status_code == 422
+
+
+# --- a household that moves village -----------------------------------------------------------
+
+def figures(client, officer, code):
+    """What the village's status page shows: (households, credit households, NPL balance)."""
+    f = client.get(f"{API}/places/{code}/status", headers=officer).json["figures"]
+    return f["households"], f["credit_households"], f["npl_balance"]
+
+
+@pytest.fixture
+def two_villages(rural, village):
+    return village, village[:-1] + "2"  # the factory's county has villages 001 and 002
+
+
+def test_a_rating_confirmed_after_the_household_moved_counts_in_its_new_village(client, rural, officer, two_villages,
+                                                                                 clock):
+    old, new = two_villages
+    household = rural.household(officer, old)
+    rating = propose(client, officer, household["id"])
+    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    clock.advance(days=8)
+    assert figures(client, officer.refresh(), new) == (1, 0, "0.00")  # read today, before the confirmation
+    confirmed = client.post(f"{API}/ratings/{rating['id']}/confirmation", headers=officer)
+    assert confirmed.status_code == 200, confirmed.json
+    assert figures(client, officer, new) == (1, 1, "0.00")
+    assert figures(client, officer, old) == (0, 0, "0.00")
+
+
+def test_bulk_confirmation_counts_a_household_that_moved_in_its_new_village(client, rural, officer, two_villages,
+                                                                            clock):
+    old, new = two_villages
+    household = rural.household(officer, old)
+    propose(client, officer, household["id"])
+    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    clock.advance(days=8)
+    assert figures(client, officer.refresh(), new) == (1, 0, "0.00")
+    assert client.post(f"{API}/ratings/confirmations", headers=officer, json={}).json == {"confirmed": 1}
+    assert figures(client, officer, new) == (1, 1, "0.00")
+
+
+def test_withdrawing_a_rating_after_the_household_moved_takes_it_out_of_the_new_village(client, rural, officer,
+                                                                                        two_villages, clock):
+    old, new = two_villages
+    household = rural.household(officer, old)
+    rating = rural.rated(officer, household["id"], clock)
+    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    assert figures(client, officer, new) == (1, 1, "0.00")
+    withdrawn = client.post(f"{API}/ratings/{rating['id']}/withdrawal", headers=officer, json={})
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert figures(client, officer, new) == (1, 0, "0.00")
+
+
+def test_rating_a_village_in_bulk_leaves_alone_a_household_that_moved_in_with_its_rating_in_notice(
+        client, rural, officer, two_villages, clock):
+    old, new = two_villages
+    household = rural.household(officer, old)
+    propose(client, officer, household["id"])
+    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    again = client.post(f"{API}/ratings/proposals", headers=officer, json={"village_code": new})
+    assert again.json == {"proposed": 0, "skipped": 1}
+    clock.advance(days=8)
+    confirmed = client.post(f"{API}/ratings/confirmations", headers=officer.refresh(), json={"village_code": new})
+    assert confirmed.json == {"confirmed": 1}
+    assert figures(client, officer, new) == (1, 1, "0.00")
+
+
+def test_a_household_that_moves_takes_its_loans_and_their_npl_to_the_new_village(client, rural, officer,
+                                                                                  two_villages):
+    old, new = two_villages
+    number = make_id_number()
+    household = rural.household(officer, old, id_number=number)
+    loans = f"loan_no,id_number,amount,balance,days_overdue,issued_on\nL1,{number},50000,50000,200,2025-01-01\n"
+    assert rural.upload(f"{API}/loans/imports", officer, loans).json["created"] == 1
+    assert figures(client, officer, old) == (1, 0, "50000.00")
+    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    assert figures(client, officer, old) == (0, 0, "0.00")
+    assert figures(client, officer, new) == (1, 0, "50000.00")
+    assert [loan["village_code"] for loan in client.get(f"{API}/loans", headers=officer).json] == [new]
+
+
+# --- input bounds -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, field, reason", [
+    ({"assets": "300000.129"}, "assets", "必须是金额（元，最多两位小数）"),
+    ({"debts": "0.004"}, "debts", "必须是金额（元，最多两位小数）"),
+    ({"deposits": "1e-30"}, "deposits", "必须是金额（元，最多两位小数）"),
+    ({"land_area": "12.3456"}, "land_area", "必须是面积（亩，最多两位小数）"),
+    ({"land_area": "1e-1000000"}, "land_area", "必须是面积（亩，最多两位小数）"),
+])
+def test_household_money_and_land_with_more_than_two_decimals_are_refused_not_rounded(client, rural, officer,
+                                                                                      village, change, field, reason):
+    body = GOOD_FACTS | {"village_code": village, "head_name": "钱八", "id_number": make_id_number()}
+    filed = client.post(f"{API}/households", headers=officer, json=body | change)
+    assert filed.status_code == 422 and filed.json["errors"] == {field: [reason]}
+    household = rural.household(officer, village)
+    patched = client.patch(f"{API}/households/{household['id']}", headers=officer, json=change)
+    assert patched.status_code == 422 and patched.json["errors"] == {field: [reason]}
+    stored = client.get(f"{API}/households/{household['id']}", headers=officer).json
+    assert stored[field] == GOOD_FACTS[field] or Decimal(stored[field]) == Decimal(GOOD_FACTS[field])
+
+
+def test_household_money_with_two_decimals_is_kept_as_sent(client, rural, officer, village):
+    household = rural.household(officer, village, {"assets": "300000.13", "land_area": "12.5"})
+    stored = client.get(f"{API}/households/{household['id']}", headers=officer).json
+    assert (Decimal(stored["assets"]), Decimal(stored["land_area"])) == (Decimal("300000.13"), Decimal("12.5"))
+
+
+@pytest.mark.parametrize("path, value, field, reason", [
+    (("groups", 2, "max"), "1e999999999", "body.groups[2].max", "应在 -999 到 999 之间"),
+    (("groups", 2, "indicators", 0, "options", "clean", "points"), "1e999999999",
+     "body.groups[2].indicators[0].options.clean.points", "应在 -999 到 999 之间"),
+    (("adjustments", 0, "points"), "9e999999", "body.adjustments[0].points", "应在 -999 到 999 之间"),
+    (("adjustments", 0, "points"), "2.125", "body.adjustments[0].points", "最多 2 位小数"),
+    (("groups", 1, "indicators", 0, "bands", 0, "min"), "1e1000000", "body.groups[1].indicators[0].bands[0].min",
+     "应在 -100000000000 到 100000000000 之间"),
+    (("vetoes", 0, "key"), "bad_credit_record_in_the_central_bank_system", "body.vetoes[0].key",
+     "不超过 32 个字符"),
+])
+def test_a_scorecard_with_numbers_or_keys_no_rating_can_hold_is_a_422_naming_the_field(client, rural, officer,
+                                                                                          village, path, value,
+                                                                                          field, reason):
+    admin = rural.admin("330283")
+    body = load_scorecard_file() | {"name": "county-2027"}
+    node = body
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    published = client.post(f"{API}/scorecards", headers=admin, json={"county_code": "330283", "body": body})
+    assert published.status_code == 422 and published.json["errors"] == {field: [reason]}
+    vetoed = rural.household(officer, village, {"credit_record": "bad", "honours": 2})
+    assert propose(client, officer, vetoed["id"])["scorecard"] == "xian-2018"  # the default still rates

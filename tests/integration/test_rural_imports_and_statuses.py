@@ -222,3 +222,33 @@ def test_policy_default_scorecard_and_cache_lifetime_come_from_the_configuration
     rating = factory.client.post(f"/api/v1/rural/households/{household['id']}/ratings", headers=officer).json
     assert rating["scorecard"] == "ningbo-2026" and rating["notice_ends_at"] == "2026-11-29T00:00:00+08:00"
     assert 0 < redis_client.ttl(FiguresCache.key("330283")) <= 600
+
+
+def test_money_with_an_exponent_past_the_decimal_range_is_a_bad_line_and_the_good_lines_are_kept(app, setup):
+    v = setup["villages"][0]
+    good, bad = make_id_number(), make_id_number()
+    report = households(app, setup, "\n".join([
+        HOUSEHOLD_HEADER, csv_line(v, "王五", good), csv_line(v, "赵六", bad, {"assets": "1e1000000"}),
+        csv_line(v, "钱七", make_id_number(), {"land_area": "1e-1000000"})]) + "\n")
+    assert (report.created, report.rejected) == (1, 2)
+    assert report.errors == [{"line": 3, "errors": {"assets": ["必须是金额（元，最多两位小数）"]}},
+                             {"line": 4, "errors": {"land_area": ["必须是面积（亩，最多两位小数）"]}}]
+    report = loans(app, setup, "\n".join([
+        "loan_no,id_number,amount,balance,days_overdue,issued_on",
+        f"L1,{good},1000,500,0,2025-01-01", f"L2,{good},1e1000000,500,0,2025-01-01",
+        f"L3,{good},1000,-1e1000000,0,2025-01-01"]) + "\n")
+    assert (report.created, report.rejected) == (1, 2)
+    assert [(e["line"], list(e["errors"])) for e in report.errors] == [(3, ["amount"]), (4, ["balance"])]
+
+
+def test_a_household_moved_by_an_import_takes_its_loans_and_their_npl_along(app, setup):
+    old, new = setup["villages"][:2]
+    number = make_id_number()
+    households(app, setup, HOUSEHOLD_HEADER + "\n" + csv_line(old, "郑", number) + "\n")
+    header = "loan_no,id_number,amount,balance,days_overdue,issued_on"
+    loans(app, setup, f"{header}\nN1,{number},50000,40000,200,2025-01-01\n")
+    assert standing(app).villages[old].figures.npl_balance == 40000
+    assert households(app, setup, HOUSEHOLD_HEADER + "\n" + csv_line(new, "郑", number) + "\n").changed == 1
+    villages = standing(app).villages
+    assert (villages[old].figures.npl_balance, villages[new].figures.npl_balance) == (0, 40000)
+    assert (villages[old].figures.borrowers, villages[new].figures.borrowers) == (0, 1)

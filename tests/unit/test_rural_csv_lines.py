@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from app.rural.importer import HOUSEHOLD_OPTIONAL, HOUSEHOLD_REQUIRED, parse_household
@@ -14,7 +15,8 @@ TODAY = date(2026, 11, 25)
 GOOD = dict(zip(HOUSEHOLD_HEADER.split(","), csv_line("330283001001", "张三", make_id_number(7)).split(",")))
 GOOD_LOAN = {"loan_no": "L1", "id_number": make_id_number(7), "amount": "50000", "balance": "100",
              "days_overdue": "0", "issued_on": "2026-01-01", "as_of": "2026-11-20"}
-_cells = st.text(max_size=12) | st.sampled_from(["", "-1", "1e30", "NaN", "99999999999999", "3.141", "是", "x"])
+_cells = st.text(max_size=12) | st.sampled_from(["", "-1", "1e30", "NaN", "99999999999999", "3.141", "是", "x",
+                                                "1e1000000", "-1e1000000", "1e-1000000"])
 
 
 def test_a_good_line_parses_to_household_columns():
@@ -28,6 +30,19 @@ def test_any_corrupted_household_line_names_its_bad_fields(changes):
     values, problems = parse_household(GOOD | changes, today=TODAY)
     assert (values is None) == bool(problems)
     assert set(problems) <= set(HOUSEHOLD_REQUIRED + HOUSEHOLD_OPTIONAL)
+
+
+@pytest.mark.parametrize("field", ["assets", "debts", "land_area"])
+@pytest.mark.parametrize("cell", ["1e1000000", "-1e1000000", "1e-1000000"])
+def test_money_or_land_past_the_decimal_range_is_a_reason_on_its_field(field, cell):
+    assert parse_household(GOOD | {field: cell}, today=TODAY) == (None, {field: [
+        "必须是面积（亩，最多两位小数）" if field == "land_area" else "必须是金额（元，最多两位小数）"]})
+
+
+@pytest.mark.parametrize("field", ["amount", "balance"])
+def test_a_loan_amount_past_the_decimal_range_is_a_reason_on_its_field(field):
+    values, problems = parse_loan(GOOD_LOAN | {field: "1e1000000"}, today=TODAY)
+    assert (values, problems) == (None, {field: ["必须是金额（元，最多两位小数）"]})
 
 
 def test_a_good_loan_line_parses_and_an_overdue_one_knows_since_when():

@@ -100,6 +100,18 @@ def test_a_stricter_county_scorecard_is_just_data():
     (lambda b: b["vetoes"][0].pop("equals"), "vetoes[0].equals"),
     (lambda b: b["groups"][0]["indicators"][3]["options"].__setitem__("superb", {"points": 1}),
      "groups[0].indicators[3].options"),
+    # numbers no rating can hold: each would overflow the decimal context (a 500) or be rounded in storage
+    (lambda b: b["groups"][2]["indicators"][0]["options"]["clean"].__setitem__("points", "1e999999999"),
+     "groups[2].indicators[0].options.clean.points"),
+    (lambda b: b["adjustments"][0].__setitem__("points", "9e999999"), "adjustments[0].points"),
+    (lambda b: b["adjustments"][0].__setitem__("cap", "-1e-999999"), "adjustments[0].cap"),
+    (lambda b: b["bands"][0].__setitem__("min", "90.005"), "bands[0].min"),
+    (lambda b: b["groups"][1]["indicators"][2]["bands"][0].__setitem__("max", "0.12345"),
+     "groups[1].indicators[2].bands[0].max"),
+    (lambda b: b["groups"][1]["indicators"][0]["bands"][0].__setitem__("min", 10**12),
+     "groups[1].indicators[0].bands[0].min"),
+    # rural_ratings.veto is VARCHAR(32)
+    (lambda b: b["vetoes"][0].__setitem__("key", "k" * 33), "vetoes[0].key"),
 ])
 def test_malformed_scorecards_name_the_bad_field(mutate, field):
     body = copy.deepcopy(load_scorecard_file())
@@ -109,10 +121,19 @@ def test_malformed_scorecards_name_the_bad_field(mutate, field):
     assert info.value.field == field
 
 
+def test_a_scorecard_may_score_the_debt_ratio_to_four_decimals_and_points_to_two():
+    body = copy.deepcopy(load_scorecard_file())
+    body["groups"][1]["indicators"][2]["bands"][0]["max"] = "0.1234"
+    body["adjustments"][0]["points"] = "1.25"
+    body["vetoes"][0]["key"] = "k" * 32
+    assert parse_scorecard(body).adjustments[0].points == Decimal("1.25")
+
+
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8)
+    | st.sampled_from(["1e999999999", "9e999999", "-1e-999999"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6)
 
