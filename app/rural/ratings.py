@@ -66,6 +66,7 @@ def propose_rating(household_id: int, *, actor: Actor, uow: UnitOfWork, clock: C
     card = active_scorecard(county, uow=uow, ctx=ctx)
     with uow:
         repo = SqlAlchemyRuralRepository(uow.session)
+        repo.lock_proposals_of(county)  # one proposing transaction per county at a time (a bulk run too)
         household = _own_household(repo, household_id, actor, for_update=True)
         if repo.open_proposal(household.id) is not None:
             raise Conflict("该农户已有公示中的评定，请先确认或撤回", errors={"household_id": ["rating in notice"]})
@@ -194,7 +195,8 @@ def propose_ratings(county: str | None, *, village_code: str | None = None, acto
                     clock: Clock, ctx: RuralContext, batch: int = 5000) -> dict[str, int]:
     """Rate every household of the county (or village) without a rating in force or in notice.
 
-    Scores are computed in Python a batch at a time and inserted in bulk.
+    Scores are computed in Python a batch at a time and inserted in bulk, in one transaction that
+    holds the county (``lock_proposals_of``): two overlapping runs never propose a household twice.
     """
     _officer_only(actor)
     county_code = require_county(actor, county)
@@ -204,6 +206,7 @@ def propose_ratings(county: str | None, *, village_code: str | None = None, acto
     proposed = skipped = 0
     with uow:
         repo = SqlAlchemyRuralRepository(uow.session)
+        repo.lock_proposals_of(county_code)  # an overlapping run waits, then skips what this one proposed
         open_ids = repo.households_in_notice(county_code, village_code)
         for rows in repo.iter_households(county_code=county_code, village_code=village_code, unrated_only=True,
                                          today=local_date(now), batch=batch):

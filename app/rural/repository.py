@@ -128,6 +128,15 @@ class SqlAlchemyRuralRepository:
         return self.session.scalars(select(Rating).where(
             Rating.household_id == household_id, Rating.state == "proposed")).first()
 
+    def lock_proposals_of(self, county_code: str) -> None:
+        """Hold the county's row until this transaction ends, so that proposing ratings in the
+        county happens one transaction at a time: a second "rate all" (a double click, a second
+        officer) or a single proposal waits here, then sees the first one's proposals in notice.
+
+        A write, not ``SELECT … FOR UPDATE``: SQLite ignores that clause but gives a writer its
+        lock at once, and PostgreSQL row-locks an UPDATE the same way (the row is unchanged)."""
+        self.session.execute(update(Place).where(Place.code == county_code).values(name=Place.name))
+
     def households_in_notice(self, county_code: str, village_code: str | None = None) -> set[int]:
         """Households with a proposal in notice, those living in ``village_code`` now when given
         (the proposal's own village is where it lived when rated)."""

@@ -252,3 +252,50 @@ def test_a_household_moved_by_an_import_takes_its_loans_and_their_npl_along(app,
     villages = standing(app).villages
     assert (villages[old].figures.npl_balance, villages[new].figures.npl_balance) == (0, 40000)
     assert (villages[old].figures.borrowers, villages[new].figures.borrowers) == (0, 1)
+
+
+def test_two_overlapping_rate_all_runs_propose_each_household_once(app, factory, monkeypatch):
+    import threading
+
+    from app.rural.context import actor_for_username
+    from app.rural.ratings import propose_ratings
+    from app.rural.repository import SqlAlchemyRuralRepository
+
+    rf = RuralFactory(factory)
+    village = rf.county()[0]
+    officer = rf.officer()
+    for _ in range(2):
+        rf.household(officer, village)
+    with app.app_context():
+        s, ctx = services(), rural()
+        actor = actor_for_username(officer.username, s.uow())
+    first_has_read, second_has_read, let_first_go = threading.Event(), threading.Event(), threading.Event()
+    real = SqlAlchemyRuralRepository.households_in_notice
+
+    def households_in_notice(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        found = real(self, *args, **kwargs)
+        if threading.current_thread().name == "first":  # read "nobody in notice", not committed yet
+            first_has_read.set()
+            let_first_go.wait(30)
+        else:
+            second_has_read.set()
+        return found
+
+    monkeypatch.setattr(SqlAlchemyRuralRepository, "households_in_notice", households_in_notice)
+    results: dict[str, dict[str, int]] = {}
+
+    def run() -> None:
+        with app.app_context():
+            results[threading.current_thread().name] = propose_ratings(None, actor=actor, uow=s.uow(), clock=s.clock,
+                                                                       ctx=ctx)
+
+    first = threading.Thread(target=run, name="first")
+    first.start()
+    assert first_has_read.wait(30)
+    second = threading.Thread(target=run, name="second")  # a double click, or a second officer
+    second.start()
+    second_has_read.wait(2)  # without a county lock it reads at once; with it, it waits for the first run
+    let_first_go.set()
+    first.join(60)
+    second.join(60)
+    assert results == {"first": {"proposed": 2, "skipped": 0}, "second": {"proposed": 0, "skipped": 2}}
