@@ -165,21 +165,52 @@ def _message(group: list[Any], policies: dict[int, Policy], now: datetime) -> di
     }
 
 
+def send_lease(settings: PushSettings, messages: int) -> timedelta:
+    """How long a send job holds the rows it claimed: every one of its POSTs timing out, plus ``sweep_after``.
+
+    The claim is taken once per batch and never renewed (a job's ``now`` is the clock when it
+    started), so it must outlast the batch's worst case: 200 messages at a 5 s timeout take up to
+    1,000 s, far past the 120 s ``sweep_after``, and a lease that ran out mid-batch would let the
+    sweeper post the rest a second time. The price: the rows of a send job whose worker died
+    wait that long (≈19 min with the defaults) before the sweeper sends them again.
+    """
+    return settings.sweep_after + messages * timedelta(seconds=settings.webhook_timeout)
+
+
+def claim(session: Session, ids: Sequence[int], *, now: datetime, until: datetime) -> list[int]:
+    """Lease to this job, until ``until``, the queued rows among ``ids`` that no live claim holds; returns their ids.
+
+    ``RETURNING`` reports exactly the rows this UPDATE changed, so a row another job claimed
+    after this one was enqueued (or while it runs) is not returned, and not this job's to send.
+    """
+    claimed: list[int] = []
+    for start in range(0, len(ids), ID_SLICE):
+        claimed += session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids[start:start + ID_SLICE]), Delivery.status == Status.QUEUED.value,
+                   or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
+            .values(claimed_until=until, attempts=Delivery.attempts + 1)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).scalars().all()
+    return claimed
+
+
 def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway, settings: PushSettings,
                   now: datetime) -> dict[str, int]:
     """Claim the queued rows among ``ids``, POST one message per row (one per digest), record outcomes.
 
     A 2xx makes the rows ``sent``. A retryable failure keeps them ``queued`` with ``due_at`` set
     by the backoff; a permanent failure, or the last attempt, makes them ``failed`` (dead letter)
-    with the error. Rows another job holds are skipped, so a duplicated job sends nothing twice.
+    with the error. Only the rows this job claimed are posted, so a duplicated job, or one racing
+    another over the same rows, sends nothing twice. The claim's end (``send_lease``) doubles as
+    this job's token: should a gateway overrun its timeout until the lease runs out and the
+    sweeper hands the rows to another job, this one posts and records nothing more.
     """
     ids = list(ids)
-    lease = now + settings.sweep_after
+    lease = now + send_lease(settings, len(ids))
     with session_factory() as session:
-        claimable = (Delivery.id.in_(ids), Delivery.status == Status.QUEUED.value,
-                     or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
-        claimed = list(session.scalars(select(Delivery.id).where(*claimable)))
-        update_by_ids(session, claimed, *claimable[1:], claimed_until=lease, attempts=Delivery.attempts + 1)
+        claimed = claim(session, ids, now=now, until=lease)
         session.commit()
         rows = list(session.execute(select(Delivery.id, Delivery.uscc, Delivery.policy_id, Delivery.digest_id,
                                            Delivery.attempts).where(Delivery.id.in_(claimed))))
@@ -188,8 +219,12 @@ def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway,
         for row in sorted(rows, key=lambda r: r.id):
             groups[row.digest_id or row.id].append(row)
         outcome = {"sent": 0, "retry": 0, "failed": 0}
+        still_ours = (Delivery.status == Status.QUEUED.value, Delivery.claimed_until == lease)
         for group in groups.values():
             group_ids = [row.id for row in group]
+            if session.scalar(select(func.count()).where(Delivery.id.in_(group_ids), *still_ours)) != len(group):
+                log.warning("push webhook: lease on rows %s ran out mid-batch; another job sends them", group_ids)
+                continue
             result = gateway.send(_message(group, policies, now), key=",".join(map(str, group_ids)),
                                   timestamp=int(now.timestamp()))
             attempts = max(row.attempts for row in group)
@@ -205,7 +240,7 @@ def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway,
                 wait = backoff_seconds(attempts, settings.webhook_backoff)
                 values = {"due_at": now + timedelta(seconds=wait), "claimed_until": None, "error": result.error}
                 outcome["retry"] += len(group)
-            update_by_ids(session, group_ids, **values)
+            update_by_ids(session, group_ids, *still_ours, **values)
             session.commit()  # per message: a crash later cannot undo what the gateway already has
     if outcome["failed"]:
         log.warning("push webhook: %s message row(s) dead-lettered", outcome["failed"])

@@ -179,6 +179,19 @@ def is_live(*, status: str, valid_from: datetime, valid_to: datetime | None, now
     return status == PolicyStatus.PUBLISHED.value and valid_from <= now and (valid_to is None or now < valid_to)
 
 
+def lapsed(*, status: str, valid_to: datetime | None, now: datetime) -> str | None:
+    """Why a policy's waiting messages may no longer go out (``withdrawn``, ``expired``); None while they may.
+
+    Messages held for quiet hours or the daily cap are released only while their policy is
+    still published and inside its window; otherwise they end ``suppressed`` with this reason.
+    """
+    if status != PolicyStatus.PUBLISHED.value:
+        return "withdrawn"
+    if valid_to is not None and valid_to <= now:
+        return "expired"
+    return None
+
+
 def in_region_scope(region_code: str | None, scope: list[str]) -> bool:
     """An empty scope is everywhere; otherwise the region code must start with one of the prefixes."""
     if not scope:

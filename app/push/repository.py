@@ -27,8 +27,10 @@ class SqlAlchemyPolicyRepository:
         stmt = select(Policy).where(Policy.id == policy_id)
         return self.session.scalars(stmt.with_for_update() if for_update else stmt).first()
 
-    def id_by_source_key(self, source_key: str) -> int | None:
-        return self.session.scalar(select(Policy.id).where(Policy.source_key == source_key))
+    def by_source_key(self, source_key: str) -> tuple[int, str] | None:
+        """The (id, status) of the generated policy keyed ``source_key``, if there is one."""
+        row = self.session.execute(select(Policy.id, Policy.status).where(Policy.source_key == source_key)).first()
+        return None if row is None else (row.id, row.status)
 
     def page(self, *, status: str | None, offset: int, limit: int) -> tuple[list[Policy], int]:
         stmt = select(Policy)

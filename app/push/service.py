@@ -175,18 +175,24 @@ def publish_policy(policy_id: int, *, by: str, uow: UnitOfWork, clock: Clock, jo
 
 def publish_once(data: dict[str, Any], *, source_key: str, by: str, uow: UnitOfWork, clock: Clock,
                  jobs: Jobs) -> bool:
-    """Create and publish a generated policy unless the one keyed ``source_key`` exists; True if this call did.
+    """Create and publish a generated policy unless the one keyed ``source_key`` exists; True if this call published.
 
     Run any number of times, even concurrently, it publishes one policy per key (the key is unique).
+    A run that died between creating and publishing left a draft nobody will publish by hand:
+    the next run publishes that draft. A withdrawn one stays withdrawn.
     """
     with uow:
-        if SqlAlchemyPolicyRepository(uow.session).id_by_source_key(source_key) is not None:
+        existing = SqlAlchemyPolicyRepository(uow.session).by_source_key(source_key)
+    if existing is None:
+        try:
+            policy_id = create_policy(data, created_by=by, uow=uow, clock=clock, source_key=source_key)["id"]
+        except IntegrityError:  # a concurrent run created it first (and publishes it, or leaves it to the next run)
             return False
-    try:
-        policy = create_policy(data, created_by=by, uow=uow, clock=clock, source_key=source_key)
-    except IntegrityError:  # a concurrent run created it first
+    elif existing[1] == PolicyStatus.DRAFT.value:
+        policy_id = existing[0]
+    else:
         return False
-    publish_policy(policy["id"], by=by, uow=uow, clock=clock, jobs=jobs)
+    publish_policy(policy_id, by=by, uow=uow, clock=clock, jobs=jobs)
     return True
 
 

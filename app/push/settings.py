@@ -25,6 +25,8 @@ class PushSettings:
     daily_cap: int = 5
     sweep_after: timedelta = timedelta(seconds=120)
     webhook_enabled: bool = False
+    #: Seconds one POST may take (``SHUIMA_PUSH_WEBHOOK_TIMEOUT_SECONDS``); sizes a send job's lease.
+    webhook_timeout: float = 5.0
     webhook_max_attempts: int = 5
     webhook_backoff: tuple[int, ...] = (30, 120, 600, 1800)
     webhook_batch: int = 200
@@ -40,7 +42,8 @@ class PushSettings:
         return cls(
             chunk_size=max(1, cfg["PUSH_CHUNK_SIZE"]), quiet_hours=quiet, daily_cap=cfg["PUSH_DAILY_CAP"],
             sweep_after=timedelta(seconds=cfg["PUSH_SWEEP_AFTER_SECONDS"]),
-            webhook_enabled=bool(cfg["PUSH_WEBHOOK_URL"]), webhook_max_attempts=cfg["PUSH_WEBHOOK_MAX_ATTEMPTS"],
+            webhook_enabled=bool(cfg["PUSH_WEBHOOK_URL"]), webhook_timeout=cfg["PUSH_WEBHOOK_TIMEOUT_SECONDS"],
+            webhook_max_attempts=cfg["PUSH_WEBHOOK_MAX_ATTEMPTS"],
             webhook_backoff=backoff, webhook_batch=max(1, cfg["PUSH_WEBHOOK_BATCH"]), holidays=holidays,
             calendar_file=cfg["PUSH_CALENDAR_FILE"],
         )
@@ -130,7 +133,7 @@ def build_push(app: Flask) -> Push:
         if not cfg["PUSH_WEBHOOK_SECRET"]:
             raise ConfigError("SHUIMA_PUSH_WEBHOOK_SECRET must be set when SHUIMA_PUSH_WEBHOOK_URL is")
         gateway = HttpGateway(cfg["PUSH_WEBHOOK_URL"], cfg["PUSH_WEBHOOK_SECRET"],
-                              timeout=cfg["PUSH_WEBHOOK_TIMEOUT_SECONDS"])
+                              timeout=settings.webhook_timeout)
     return Push(settings=settings, jobs=RqJobs(lambda: redis_store.queue), gateway=gateway)
 
 

@@ -2,6 +2,8 @@
 
 1. ``matched`` rows whose quiet hours are over are decided again (the cap may hold them now);
 2. ``held`` rows whose digest time has come go out together, one digest per taxpayer and channel;
+   in both steps a row whose policy was withdrawn or ran past ``valid_to`` while it waited is
+   ``suppressed`` instead (reason ``withdrawn`` or ``expired``);
 3. ``queued`` rows past their ``due_at`` (a retry that is due, or a lease that ran out because
    a worker died) are dispatched again: this is the sweeper;
 4. fan-out chunks still pending long after they were enqueued, and published policies whose
@@ -19,7 +21,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from app.push.delivery import PREFERENCE_COLUMNS, dispatch, preferences_from, sent_today, update_by_ids
-from app.push.domain import PolicyStatus, Status, decide
+from app.push.domain import PolicyStatus, Status, decide, lapsed
 from app.push.fanout import MATCH_JOB
 from app.push.models import Delivery, FanoutChunk, Policy, Preference
 from app.push.settings import Jobs, PushSettings
@@ -46,7 +48,7 @@ def release_quiet(*, session_factory: Any, settings: PushSettings, jobs: Jobs, n
         with session_factory() as session:
             rows = session.execute(
                 select(Delivery.id, Delivery.uscc, Delivery.channel, Policy.category, Policy.critical,
-                       *PREFERENCE_COLUMNS)
+                       Policy.status.label("policy_status"), Policy.valid_to, *PREFERENCE_COLUMNS)
                 .join(Policy, Policy.id == Delivery.policy_id)
                 .outerjoin(Preference, Preference.uscc == Delivery.uscc)
                 .where(Delivery.status == Status.MATCHED.value, Delivery.due_at <= now)
@@ -56,6 +58,10 @@ def release_quiet(*, session_factory: Any, settings: PushSettings, jobs: Jobs, n
             counts = sent_today(session, list({r.uscc for r in rows}), now)
             outcomes: dict[tuple[Any, ...], list[int]] = defaultdict(list)
             for row in rows:
+                reason = lapsed(status=row.policy_status, valid_to=row.valid_to, now=now)
+                if reason is not None:
+                    outcomes[(Status.SUPPRESSED.value, reason, None, None)].append(row.id)
+                    continue
                 key = (row.uscc, row.channel)
                 d = decide(category=row.category, critical=row.critical, channel=row.channel,
                            prefs=preferences_from(row, settings), now=now, sent_today=counts.get(key, 0))
@@ -78,12 +84,22 @@ def release_quiet(*, session_factory: Any, settings: PushSettings, jobs: Jobs, n
 def release_digests(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datetime) -> int:
     """Step 2: all due ``held`` rows of one taxpayer and channel become one digest (same ``digest_id``)."""
     with session_factory() as session:
-        rows = session.execute(select(Delivery.id, Delivery.uscc, Delivery.channel)
+        rows = session.execute(select(Delivery.id, Delivery.uscc, Delivery.channel,
+                                      Policy.status.label("policy_status"), Policy.valid_to)
+                               .join(Policy, Policy.id == Delivery.policy_id)
                                .where(Delivery.status == Status.HELD.value, Delivery.due_at <= now)
                                .order_by(Delivery.uscc, Delivery.id).limit(BATCH)).all()
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        gone: dict[str, list[int]] = defaultdict(list)
         for row in rows:
-            groups[(row.uscc, row.channel)].append(row.id)
+            reason = lapsed(status=row.policy_status, valid_to=row.valid_to, now=now)
+            if reason is None:
+                groups[(row.uscc, row.channel)].append(row.id)
+            else:
+                gone[reason].append(row.id)
+        for reason, ids in gone.items():
+            update_by_ids(session, ids, Delivery.status == Status.HELD.value, status=Status.SUPPRESSED.value,
+                          reason=reason, due_at=None)
         for ids in groups.values():
             update_by_ids(session, ids, Delivery.status == Status.HELD.value, status=Status.QUEUED.value,
                           digest_id=min(ids), queued_at=now, due_at=now + settings.sweep_after)

@@ -34,6 +34,8 @@ def test_bad_rule_is_rejected_with_the_path_of_each_bad_part(client, factory):
 @pytest.mark.parametrize("field, value", [
     ("category", "lottery"), ("priority", 101), ("region_scope", ["33AB"]), ("valid_to", "not a date"),
     ("title", ""), ("rule", None),
+    # a trailing newline, and digits other than ASCII 0-9, are not a region code
+    ("region_scope", ["3302\n"]), ("region_scope", ["３３０２"]), ("region_scope", ["٣٣٠٢"]),
 ])
 def test_bad_policy_fields_answer_422_naming_the_field(client, factory, field, value):
     response = client.post("/api/v1/policies", json=policy_body(**{field: value}), headers=factory.as_admin())
@@ -137,6 +139,10 @@ def test_preferences_default_to_quiet_hours_21_to_8_and_can_be_replaced(client, 
     ({"quiet_hours": {"start": "25:00", "end": "08:00"}}, "quiet_hours"), ({"opt_out_channels": ["fax"]},
                                                                              "opt_out_channels"),
     ({"quiet_hours": {"start": "08:00", "end": "08:00"}}, "quiet_hours"),
+    # a trailing newline would overflow the stored "HH:MM-HH:MM" and dodge the start != end check
+    ({"quiet_hours": {"start": "22:00\n", "end": "07:00\n"}}, "quiet_hours"),
+    ({"quiet_hours": {"start": "08:00\n", "end": "08:00"}}, "quiet_hours"),
+    ({"quiet_hours": {"start": "０８:００", "end": "21:00"}}, "quiet_hours"),
 ])
 def test_bad_preferences_answer_422_naming_the_field(client, factory, patch, field):
     _uscc, me = factory.as_taxpayer("B")
@@ -176,6 +182,14 @@ def test_tags_feed_rules(client, factory):
     assert client.post(f"/api/v1/policies/{policy['id']}/preview", headers=admin).json["matching"] == 1
     assert client.put(f"/api/v1/taxpayers/{exporter}/tags", json={"tags": ["Export!"]},
                       headers=admin).status_code == 422
+
+
+@pytest.mark.parametrize("tag", ["Export!", "a" * 33, "a" * 32 + "\n", "export\n", "", "出口"])
+def test_bad_tags_answer_422_naming_the_field(client, factory, tag):
+    admin = factory.as_admin()
+    uscc = factory.taxpayer("B")
+    response = client.put(f"/api/v1/taxpayers/{uscc}/tags", json={"tags": [tag]}, headers=admin)
+    assert response.status_code == 422 and "tags" in response.json["errors"]
 
 
 def test_policies_are_listed_newest_first_and_filtered_by_status(client, factory):

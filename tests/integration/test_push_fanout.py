@@ -30,10 +30,11 @@ def tune(**changes):
     p.settings = dataclasses.replace(p.settings, **changes)
 
 
-def new_policy(rule=RED, *, category="credit_repair", critical=False, title="信用修复指引"):
+def new_policy(rule=RED, *, category="credit_repair", critical=False, title="信用修复指引", valid_to=None):
     s = services()
     return service.create_policy({"title": title, "body": "正文", "category": category, "rule": rule,
-                                  "critical": critical}, created_by="admin", uow=s.uow(), clock=s.clock)["id"]
+                                  "critical": critical, "valid_to": valid_to}, created_by="admin", uow=s.uow(),
+                                 clock=s.clock)["id"]
 
 
 def publish(policy_id):
@@ -224,6 +225,57 @@ def test_calendar_publishes_each_reminder_once_per_period(ctx, factory, clock):
         assert policy.status == "published" and "3月16日" in policy.title
         assert policy.valid_to == datetime(2026, 3, 16, 16, 0, tzinfo=timezone.utc)  # end of the 16th in Shanghai
     assert [r["status"] for r in rows()] == ["delivered"]
+
+
+def test_a_calendar_run_that_died_before_publishing_is_completed_by_the_next_run(ctx, factory, clock, monkeypatch):
+    clock.current = datetime(2026, 3, 11, 1, 0, tzinfo=timezone.utc)  # 09:00 Wednesday in Shanghai
+    factory.taxpayer("B", year=2025)
+    s = services()
+    run = lambda: service.run_calendar(reminders=load_reminders(), holidays=frozenset(), uow=s.uow(),  # noqa: E731
+                                       clock=s.clock, jobs=push().jobs)
+
+    def worker_killed(*_args, **_kwargs):
+        raise RuntimeError("worker killed between creating the reminder and publishing it")
+
+    with monkeypatch.context() as m:
+        m.setattr(service, "publish_policy", worker_killed)
+        with pytest.raises(RuntimeError):
+            run()
+    assert rows() == []
+    assert run() == ["calendar:monthly-filing:2026-03"]  # the job's retry (or tomorrow's run) publishes it
+    assert run() == []
+    with db.session() as session:
+        policy = session.scalars(select(Policy)).one()
+    assert policy.status == "published" and [r["status"] for r in rows()] == ["delivered"]
+    service.delete_policy(policy.id, by="admin", uow=s.uow(), clock=s.clock)
+    assert run() == []  # a withdrawn reminder stays withdrawn
+    assert service.get_policy(policy.id, uow=s.uow())["status"] == "withdrawn"
+
+
+def test_a_message_waiting_out_quiet_hours_is_not_delivered_after_its_policy_expired(ctx, factory, clock):
+    factory.taxpayer("D")
+    clock.current = datetime(2026, 11, 25, 13, 30, tzinfo=timezone.utc)  # 21:30 in Shanghai: quiet hours
+    publish(new_policy(title="今日截止：申报提醒", category="filing_reminder",
+                       valid_to=datetime(2026, 11, 25, 15, 59, tzinfo=timezone.utc)))  # ends 23:59 in Shanghai
+    assert [(r["status"], r["reason"]) for r in rows()] == [("matched", "quiet_hours")]
+    clock.current = datetime(2026, 11, 26, 0, 0, tzinfo=timezone.utc)  # 08:00 next morning
+    assert tick()["released"] == 0
+    assert [(r["status"], r["reason"], r["due_at"]) for r in rows()] == [("suppressed", "expired", None)]
+
+
+def test_messages_over_the_cap_whose_policy_expired_overnight_stay_out_of_the_digest(ctx, factory, client, clock):
+    _uscc, me = factory.as_taxpayer("D")
+    client.put("/api/v1/me/preferences", headers=me, json={"opt_out_categories": [], "opt_out_channels": [],
+                                                           "quiet_hours": None, "daily_cap": 1})
+    publish(new_policy(title="政策0"))
+    publish(new_policy(title="今日截止", valid_to=datetime(2026, 11, 25, 15, 59, tzinfo=timezone.utc)))
+    publish(new_policy(title="政策2"))
+    assert [r["status"] for r in rows()] == ["delivered", "held", "held"]
+    clock.current = datetime(2026, 11, 26, 0, 0, tzinfo=timezone.utc)  # 08:00 next morning in Shanghai
+    tick()
+    # the morning digest carries only 政策2; the expired reminder never reaches the inbox
+    assert [(r["status"], r["reason"]) for r in rows()] == [
+        ("delivered", None), ("suppressed", "expired"), ("delivered", "daily_cap")]
 
 
 def test_a_withdrawn_policy_reaches_nobody_new(ctx, factory):

@@ -6,17 +6,19 @@ import dataclasses
 import json
 import threading
 import time
+from collections import Counter
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.extensions import db
-from app.push import service, sweeper
+from app.push import fanout, service, sweeper
 from app.push.delivery import send_webhooks
 from app.push.models import Delivery
-from app.push.settings import push
-from app.push.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, HttpGateway, verify_signature
+from app.push.settings import RecordingJobs, push
+from app.push.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, GatewayResult, HttpGateway, verify_signature
 from app.services import services
 
 SECRET = "gateway-shared-secret"
@@ -186,3 +188,121 @@ def test_messages_over_the_cap_reach_the_gateway_next_morning_as_one_digest(rece
     assert len(receiver.calls) == 2 and digest["digest"] is True
     assert [m["title"] for m in digest["messages"]] == ["政策1", "政策2"]
     assert receiver.calls[1]["key"] == ",".join(map(str, digest["delivery_ids"]))
+
+
+class HangingGateway:
+    """A gateway that answers only after ``hang_seconds`` of the test clock (0 = at once); the push
+    tick fires while it hangs, as the cron would. The sweeper's own send jobs, run inline, answer at once."""
+
+    def __init__(self, clock, *, hang_seconds, answer: GatewayResult, first_only=False):
+        self.clock, self.hang_seconds, self.answer, self.first_only = clock, hang_seconds, answer, first_only
+        self.keys: list[str] = []
+        self.hanging = False
+
+    def send(self, message, *, key, timestamp):
+        self.keys.append(key)
+        if self.hanging or (self.first_only and len(self.keys) > 1):
+            return GatewayResult(True, 200)
+        self.hanging = True
+        self.clock.advance(seconds=self.hang_seconds)
+        tick()
+        self.hanging = False
+        return self.answer
+
+
+@pytest.fixture
+def gateway_off(app):
+    """Webhooks on, no gateway yet: each test plugs in its own."""
+    with app.app_context():
+        p = push()
+        p.settings = dataclasses.replace(p.settings, webhook_enabled=True, webhook_timeout=5.0)
+        yield p
+
+
+def queued_webhook_ids(factory, taxpayers):
+    """Red taxpayers and a published policy whose send jobs were only recorded: their webhook rows wait queued."""
+    for _ in range(taxpayers):
+        factory.taxpayer("D")
+    s, p, jobs = services(), push(), RecordingJobs()
+    pid = service.create_policy({"title": "信用修复指引", "body": "正文", "category": "credit_repair",
+                                 "rule": {"==": [{"var": "color"}, "red"]}}, created_by="admin", uow=s.uow(),
+                                clock=s.clock)["id"]
+    service.publish_policy(pid, by="admin", uow=s.uow(), clock=s.clock, jobs=jobs)
+    fanout.plan_fanout(pid, session_factory=db.session, settings=p.settings, jobs=jobs, now=s.clock.now())
+    for _func, (chunk_id,) in [call for call in jobs.calls if call[0] == fanout.MATCH_JOB]:
+        fanout.match_chunk(chunk_id, session_factory=db.session, settings=p.settings, jobs=jobs, now=s.clock.now())
+    return [i for func, args in jobs.calls if func == "workers.push.send_webhooks" for i in args[0]]
+
+
+def send(ids, *, session_factory=db.session):
+    p = push()
+    return send_webhooks(ids, session_factory=session_factory, gateway=p.gateway, settings=p.settings,
+                         now=services().clock.now())
+
+
+def webhook_statuses():
+    with db.session() as session:
+        return [d.status for d in session.scalars(select(Delivery).where(Delivery.channel == "webhook"))]
+
+
+def test_two_send_jobs_racing_over_the_same_rows_post_each_message_once(gateway_off, factory):
+    ids = queued_webhook_ids(factory, taxpayers=2)
+    settings, now = gateway_off.settings, services().clock.now()
+    keys: list[str] = []
+    b_posting, a_done = threading.Event(), threading.Event()
+
+    class Gateway:
+        def __init__(self, job: str):
+            self.job = job
+
+        def send(self, message, *, key, timestamp):
+            keys.append(key)
+            if self.job == "B":  # job B is still busy posting while job A goes on
+                b_posting.set()
+                a_done.wait(10)
+            return GatewayResult(True, 200)
+
+    job_b = threading.Thread(target=send_webhooks, args=(ids,), kwargs=dict(
+        session_factory=db.session, gateway=Gateway("B"), settings=settings, now=now))
+
+    def job_a_session():
+        """Job A's session: job B (same rows, same instant) claims them and starts posting just
+        before A's claim reaches the database."""
+        session = db.session()
+
+        @event.listens_for(session, "do_orm_execute")
+        def _before(state):
+            if state.is_update and not job_b.is_alive() and not b_posting.is_set():
+                job_b.start()
+                b_posting.wait(10)
+        return session
+
+    try:
+        send_webhooks(ids, session_factory=job_a_session, gateway=Gateway("A"), settings=settings, now=now)
+    finally:
+        a_done.set()
+        job_b.join(10)
+    assert sorted(keys) == sorted(map(str, ids))  # each message once
+    assert webhook_statuses() == ["sent", "sent"]
+
+
+def test_a_batch_that_outlasts_sweep_after_is_not_posted_again_by_the_sweeper(gateway_off, factory, clock):
+    gateway_off.settings = dataclasses.replace(gateway_off.settings, sweep_after=timedelta(seconds=10))
+    ids = queued_webhook_ids(factory, taxpayers=3)
+    # every POST runs into the 5 s timeout: the batch takes 15 s, longer than the 10 s sweep_after
+    gateway_off.gateway = HangingGateway(clock, hang_seconds=5, answer=GatewayResult(False, None, "timed out"))
+    send(ids)
+    assert sorted(gateway_off.gateway.keys) == sorted(map(str, ids))  # each once
+    assert webhook_statuses() == ["queued"] * 3  # waiting for their retry
+
+
+def test_a_send_job_that_overran_its_lease_posts_nothing_the_sweeper_took_over(gateway_off, factory, clock):
+    ids = queued_webhook_ids(factory, taxpayers=3)
+    # the first POST hangs far beyond its timeout (DNS, a trickling answer): the lease runs out and
+    # the tick hands all three rows to a new send job, which posts them
+    gateway_off.gateway = HangingGateway(clock, hang_seconds=3600, first_only=True,
+                                         answer=GatewayResult(False, None, "timed out"))
+    send(ids)
+    first, *rest = sorted(ids)
+    assert Counter(gateway_off.gateway.keys) == {str(first): 2, **{str(i): 1 for i in rest}}
+    assert webhook_statuses() == ["sent"] * 3  # the late timeout does not undo the new job's success

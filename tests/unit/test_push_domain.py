@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.push.domain import Preferences, QuietHours, Status, backoff_seconds, decide, in_region_scope, \
-    is_permanent_http_failure, local_day_start, next_digest_at
+    is_permanent_http_failure, lapsed, local_day_start, next_digest_at
 
 DEFAULT_QUIET = QuietHours(time(21), time(8))
 PREFS = Preferences(quiet_hours=DEFAULT_QUIET, daily_cap=3)
@@ -121,3 +121,11 @@ def test_a_webhook_url_without_its_signing_secret_stops_the_app(tmp_path):
     config = load_config({"INSTANCE_PATH": str(tmp_path), "PUSH_WEBHOOK_URL": "http://gateway.invalid/push"})
     with pytest.raises(ConfigError, match="SHUIMA_PUSH_WEBHOOK_SECRET"):
         build_push(SimpleNamespace(config=config))
+
+
+def test_waiting_messages_lapse_when_their_policy_is_withdrawn_or_reaches_valid_to():
+    end = utc(2026, 11, 25, 16, 0)
+    assert lapsed(status="published", valid_to=None, now=end) is None
+    assert lapsed(status="published", valid_to=end, now=utc(2026, 11, 25, 15, 59)) is None
+    assert lapsed(status="published", valid_to=end, now=end) == "expired"
+    assert lapsed(status="withdrawn", valid_to=None, now=end) == "withdrawn"
