@@ -192,6 +192,15 @@ def lapsed(*, status: str, valid_to: datetime | None, now: datetime) -> str | No
     return None
 
 
+@dataclass(frozen=True)
+class TagsChanged:
+    """Published after staff replaced a taxpayer's profile tags: the live policies are matched again."""
+
+    uscc: str
+    tags: list[str]
+    type: str = field(default="TagsChanged", init=False)
+
+
 def in_region_scope(region_code: str | None, scope: list[str]) -> bool:
     """An empty scope is everywhere; otherwise the region code must start with one of the prefixes."""
     if not scope:

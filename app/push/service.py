@@ -18,9 +18,9 @@ from app.clock import Clock, local_date, local_midnight
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound
 from app.push.calendar import Reminder, due_reminders
-from app.push.domain import PENDING, PolicyStatus, Status
+from app.push.domain import PENDING, PolicyStatus, Status, TagsChanged
 from app.push.models import Delivery, Policy, PushAudit, TaxpayerTag
-from app.push.repository import SqlAlchemyPolicyRepository
+from app.push.repository import SqlAlchemyInboxRepository, SqlAlchemyPolicyRepository
 from app.push.rules import RuleError, parse_rule
 from app.push.settings import Jobs
 from app.push.sqlrules import compile_region_scope, compile_rule
@@ -211,14 +211,21 @@ def delivery_counts(policy_id: int, *, uow: UnitOfWork) -> dict[str, Any]:
 
 
 def set_tags(uscc: str, tags: list[str], *, uow: UnitOfWork) -> list[str]:
-    """Replace a taxpayer's profile tags. Raises ``NotFound`` for an unknown USCC."""
+    """Replace a taxpayer's profile tags. Raises ``NotFound`` for an unknown USCC.
+
+    A change publishes ``TagsChanged``, so the live policies whose rules test tags reach the
+    taxpayer now (a worker re-matches it, as after a grade change); the same tags again change nothing.
+    """
+    wanted = sorted(set(tags))
     with uow:
         if uow.session.get(Taxpayer, uscc) is None:
             raise NotFound(f"no taxpayer with USCC {uscc}")
-        uow.session.execute(delete(TaxpayerTag).where(TaxpayerTag.uscc == uscc))
-        uow.session.add_all(TaxpayerTag(uscc=uscc, tag=t) for t in sorted(set(tags)))
-        uow.commit()
-    return sorted(set(tags))
+        if sorted(SqlAlchemyInboxRepository(uow.session).tags(uscc)) != wanted:
+            uow.session.execute(delete(TaxpayerTag).where(TaxpayerTag.uscc == uscc))
+            uow.session.add_all(TaxpayerTag(uscc=uscc, tag=t) for t in wanted)
+            uow.collect(TagsChanged(uscc=uscc, tags=wanted))
+            uow.commit()
+    return wanted
 
 
 def _end_of_local_day(day: date) -> datetime:

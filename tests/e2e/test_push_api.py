@@ -184,6 +184,19 @@ def test_tags_feed_rules(client, factory):
                       headers=admin).status_code == 422
 
 
+def test_a_taxpayer_tagged_after_a_policy_went_out_receives_it_then_and_only_once(client, factory):
+    admin = factory.as_admin()
+    exporter, me = factory.as_taxpayer("B")
+    policy = create(client, admin, category="tax_relief", title="出口退税提速", body="出口退（免）税平均办理时间压缩至3个工作日。",
+                    rule={"in": ["export", {"var": "tags"}]})
+    assert client.post(f"/api/v1/policies/{policy['id']}/publish", headers=admin).status_code == 202
+    assert client.get("/api/v1/me/inbox", headers=me).json["items"] == []  # not an exporter yet
+    for _ in range(2):  # tagged, then the same tags sent again
+        assert client.put(f"/api/v1/taxpayers/{exporter}/tags", json={"tags": ["export"]},
+                          headers=admin).status_code == 200
+    assert [m["title"] for m in client.get("/api/v1/me/inbox", headers=me).json["items"]] == ["出口退税提速"]
+
+
 @pytest.mark.parametrize("tag", ["Export!", "a" * 33, "a" * 32 + "\n", "export\n", "", "出口"])
 def test_bad_tags_answer_422_naming_the_field(client, factory, tag):
     admin = factory.as_admin()
