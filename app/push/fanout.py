@@ -97,6 +97,9 @@ def match_chunk(chunk_id: int, *, session_factory: Any, settings: PushSettings, 
                 select(Taxpayer.uscc, *PREFERENCE_COLUMNS).outerjoin(Preference, Preference.uscc == Taxpayer.uscc)
                 .where(*where)))
             write_deliveries(session, policy, matched, now=now, settings=settings)
+            if not _still_live(session, policy.id, now):  # withdrawn while this chunk was matched
+                session.rollback()  # nothing written; run again, it finds the policy gone and closes the chunk
+                return match_chunk(chunk_id, session_factory=session_factory, settings=settings, jobs=jobs, now=now)
         chunk.status, chunk.matched, chunk.done_at = "done", len(matched), now
         session.commit()
         policy_id, lo, hi = chunk.policy_id, chunk.lo, chunk.hi
@@ -104,6 +107,18 @@ def match_chunk(chunk_id: int, *, session_factory: Any, settings: PushSettings, 
         dispatch(session_factory, and_(Delivery.policy_id == policy_id, Delivery.uscc >= lo, Delivery.uscc <= hi),
                  now=now, settings=settings, jobs=jobs)
     return len(matched)
+
+
+def _still_live(session: Any, policy_id: int, now: datetime) -> bool:
+    """Read the policy again under a share lock, after this transaction has written its rows.
+
+    A withdrawal (an UPDATE of the policy, which then suppresses its pending rows) either
+    committed before this read, which then sees it, or waits until this transaction ends, and
+    its suppression then covers the rows written here. (SQLite: the rows' INSERT already holds
+    the database's write lock, so the read sees every committed withdrawal.)"""
+    policy = session.execute(select(Policy).where(Policy.id == policy_id).with_for_update(read=True)
+                             .execution_options(populate_existing=True)).scalar_one_or_none()
+    return _live(policy, now)
 
 
 def rematch_taxpayer(uscc: str, *, session_factory: Any, settings: PushSettings, jobs: Jobs,

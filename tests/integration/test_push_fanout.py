@@ -334,3 +334,28 @@ def test_publishing_while_redis_is_down_is_recorded_and_the_sweeper_fans_out_lat
     clock.advance(seconds=121)
     assert tick()["plans_requeued"] == 1
     assert [r["status"] for r in rows()] == ["delivered"]
+
+
+def test_a_policy_withdrawn_while_a_chunk_is_matched_reaches_nobody_from_that_chunk(ctx, factory, monkeypatch):
+    for _ in range(3):
+        factory.taxpayer("D")
+    s, p, jobs = services(), push(), RecordingJobs()
+    policy_id = new_policy(title="错误政策（将撤回）")
+    service.publish_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock, jobs=jobs)
+    fanout.plan_fanout(policy_id, session_factory=db.session, settings=p.settings, jobs=jobs, now=s.clock.now())
+    (chunk_id,) = [args[0] for name, args in jobs.calls if name == fanout.MATCH_JOB]
+    real = fanout.write_deliveries
+    withdrawn: list[int] = []
+
+    def withdraw_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not withdrawn:  # staff withdraw it after the chunk read it as published, before it writes
+            service.delete_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock)
+            withdrawn.append(policy_id)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fanout, "write_deliveries", withdraw_first)
+    assert fanout.match_chunk(chunk_id, session_factory=db.session, settings=p.settings, jobs=jobs,
+                              now=s.clock.now()) == 0
+    assert withdrawn and rows(policy_id=policy_id) == []
+    with db.session() as session:
+        assert session.get(FanoutChunk, chunk_id).status == "done"  # not retried for ever
