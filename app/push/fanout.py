@@ -24,7 +24,7 @@ from app.push.repository import SqlAlchemyInboxRepository
 from app.push.rules import parse_rule
 from app.push.settings import Jobs, PushSettings
 from app.push.sqlrules import compile_region_scope, compile_rule
-from app.taxpayers.models import GradeRecord, Taxpayer
+from app.taxpayers.models import Taxpayer
 
 MATCH_JOB = "workers.push.match_chunk"
 ALL = "all"
@@ -41,9 +41,10 @@ def live_policies(session: Any, now: datetime) -> list[Policy]:
 
 
 def _scope_filter(scope: str) -> ColumnElement[bool] | None:
+    """``import:<id>``: the taxpayers that import created or changed, grade or profile alike (a firm
+    that moved county fits a county's policy now); anything else: every taxpayer."""
     if scope.startswith("import:"):
-        import_id = int(scope.split(":", 1)[1])
-        return Taxpayer.uscc.in_(select(GradeRecord.uscc).where(GradeRecord.import_id == import_id))
+        return Taxpayer.changed_by_import_id == int(scope.split(":", 1)[1])
     return None
 
 

@@ -253,7 +253,7 @@ def _apply_chunk(
                 "uscc": line.uscc, "name": line.name, "region_code": line.region, "industry_code": line.industry,
                 "registered_on": line.registered_on, "size_class": line.size, "grade": grade,
                 "state": line.state.value, "score": line.score, "grade_year": line.year,
-                "grade_changed_at": now, "created_at": now,
+                "grade_changed_at": now, "created_at": now, "changed_by_import_id": import_id,
             })
             grade_changed = True
             report.created += 1
@@ -286,6 +286,7 @@ def _apply_chunk(
                 "score": line.score if grade_changed else before.score,
                 "grade_year": line.year if grade_changed else before.grade_year,
                 "grade_changed_at": changed_at,
+                "changed_by_import_id": import_id,  # the push re-match after this import covers it
             })
             report.changed += 1
         if grade_changed:

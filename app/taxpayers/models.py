@@ -31,6 +31,9 @@ class Taxpayer(Base):
     grade_year: Mapped[int | None]
     grade_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    #: The grade import that last created or changed this row, its grade or its profile (region,
+    #: industry, size…): what that import's push re-match fans out to.
+    changed_by_import_id: Mapped[int | None] = mapped_column(ForeignKey("grade_imports.id"), index=True)
 
 
 class GradeImport(ImportRunColumns, Base):

@@ -155,6 +155,27 @@ def test_a_newly_imported_taxpayer_receives_the_live_policies_that_fit(ctx, fact
     assert [r["uscc"] for r in rows(status="delivered")] == [newcomer]
 
 
+def test_a_firm_the_annual_file_moves_into_a_policys_county_receives_it_then(ctx):
+    from app.taxpayers.importer import import_grades
+    from tests.factories import make_uscc
+
+    def annual_file(region: str) -> None:
+        s = services()
+        import_grades(f"uscc,name,grade,year,region\n{uscc},宁波某某贸易有限公司,B,2025,{region}\n".encode(),
+                      filename="grades.csv", imported_by="admin", uow=s.uow(), cache=s.status_cache, clock=s.clock)
+
+    uscc = make_uscc(424242)
+    annual_file("330281")  # 余姚
+    s = services()
+    policy_id = service.create_policy({"title": "宁海县出口退税提速", "body": "正文", "category": "tax_relief", "rule": True,
+                                       "region_scope": ["330226"]}, created_by="admin", uow=s.uow(),  # 宁海 only
+                                      clock=s.clock)["id"]
+    publish(policy_id)
+    assert rows() == []
+    annual_file("330226")  # the same grade, a new county: only the profile changed
+    assert [(r["uscc"], r["status"]) for r in rows(policy_id=policy_id)] == [(uscc, "delivered")]
+
+
 def test_quiet_hours_hold_a_message_until_eight_in_the_morning(ctx, factory, clock):
     clock.current = datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)  # 22:00 in Shanghai
     factory.taxpayer("D")
