@@ -3,9 +3,12 @@
 Keys carry a Redis Cluster hash tag, ``{tp:<uscc>}:<what>``, so every key of one taxpayer
 lands in one slot: multi-key reads (``MGET`` of status and code) keep working on a cluster.
 
-Writers (a grade change, an import) *overwrite* the entry after their commit; readers that
-filled a miss from the database use ``SET NX``, so a reader holding an older row can never
-overwrite a writer's newer entry.
+Writers (a grade change, an import) overwrite the entry after their commit, unless it already
+holds a *later* status: each status carries its row's ``status_version`` (raised in SQL by every
+write, so versions follow commit order), and the write is a small Lua script that keeps the
+higher one. Without it, two staff changing one taxpayer at once could leave the cache on the
+first commit's grade for a day, whichever write reached Redis last. Readers that filled a miss
+from the database use ``SET NX``, so a reader holding an older row never overwrites a writer.
 """
 
 from __future__ import annotations
@@ -31,10 +34,26 @@ def status_version(status: GradeStatus) -> str:
     return f"{grade}|{status.state.value}|{changed}"
 
 
+#: SET the status in KEYS[1] (ARGV: JSON, its version, TTL seconds) unless the entry there holds a
+#: higher version; returns 1 when written.
+_PUT_NEWER = """
+local held = redis.call('GET', KEYS[1])
+if held then
+  local ok, status = pcall(cjson.decode, held)
+  if ok and type(status) == 'table' and tonumber(status['v'] or 0) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
+
+
 class StatusCache:
     def __init__(self, redis: Any, *, ttl_seconds: int):
         self.redis = redis
         self.ttl = ttl_seconds
+        self._put_newer = redis.register_script(_PUT_NEWER)
 
     @staticmethod
     def decode(raw: bytes | str | None) -> GradeStatus | None:
@@ -51,16 +70,19 @@ class StatusCache:
 
     @when_redis_down(0, level=logging.ERROR)
     def put_many(self, statuses: Iterable[GradeStatus], *, batch: int = 2000) -> int:
-        """Overwrite entries after a committed change; returns how many were written."""
-        count = 0
+        """Overwrite entries after a committed change, except those already holding a later version;
+        returns how many were written."""
+        written = 0
         pipe = self.redis.pipeline(transaction=False)
+        queued = 0
         for status in statuses:
-            pipe.set(tp_key(status.uscc, "status"), json.dumps(status.to_cache()), ex=self.ttl)
-            count += 1
-            if count % batch == 0:
-                pipe.execute()
-        pipe.execute()
-        return count
+            self._put_newer(keys=[tp_key(status.uscc, "status")],
+                            args=[json.dumps(status.to_cache()), status.version, self.ttl], client=pipe)
+            queued += 1
+            if queued % batch == 0:
+                written += sum(pipe.execute())
+        written += sum(pipe.execute())
+        return written
 
     def put(self, status: GradeStatus) -> None:
         self.put_many([status])

@@ -149,6 +149,8 @@ class GradeStatus:
     state: State
     year: int | None
     changed_at: datetime | None
+    #: The row's ``status_version``: a later write of the same taxpayer carries a higher one.
+    version: int = 0
 
     def to_cache(self) -> dict[str, object]:
         return {
@@ -158,6 +160,7 @@ class GradeStatus:
             "state": self.state.value,
             "year": self.year,
             "changed_at": self.changed_at.isoformat() if self.changed_at else None,
+            "v": self.version,
         }
 
     @classmethod
@@ -170,6 +173,7 @@ class GradeStatus:
             state=State(data["state"]),
             year=int(data["year"]) if data.get("year") is not None else None,  # type: ignore[arg-type]
             changed_at=datetime.fromisoformat(str(changed)) if changed else None,
+            version=int(data.get("v") or 0),  # type: ignore[call-overload]
         )
 
 

@@ -13,7 +13,7 @@ lines are also listed in ``held`` (line, USCC, reason), for the staff to review 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
@@ -253,7 +253,7 @@ def _apply_chunk(
                 "uscc": line.uscc, "name": line.name, "region_code": line.region, "industry_code": line.industry,
                 "registered_on": line.registered_on, "size_class": line.size, "grade": grade,
                 "state": line.state.value, "score": line.score, "grade_year": line.year,
-                "grade_changed_at": now, "created_at": now, "changed_by_import_id": import_id,
+                "grade_changed_at": now, "created_at": now, "changed_by_import_id": import_id, "status_version": 1,
             })
             grade_changed = True
             report.created += 1
@@ -295,7 +295,8 @@ def _apply_chunk(
                 "score": line.score, "reason": "annual evaluation import", "source": "import",
                 "import_id": import_id, "changed_by": by, "effective_at": now,
             })
-            statuses.append(GradeStatus(line.uscc, line.name, line.grade, line.state, line.year, now))
+            statuses.append(GradeStatus(line.uscc, line.name, line.grade, line.state, line.year, now,
+                                        version=1 if before is None else 0))  # 0: read back below
         elif before is not None and line.name != before.name:
             statuses.append(GradeStatus(
                 line.uscc, line.name, Grade(before.grade) if before.grade else None, State(before.state),
@@ -305,9 +306,13 @@ def _apply_chunk(
     if updates:
         table = Taxpayer.__table__
         session.execute(
-            update(table).where(table.c.uscc == bindparam("key")),
+            update(table).where(table.c.uscc == bindparam("key")).values(status_version=table.c.status_version + 1),
             [{**{k: v for k, v in row.items() if k != "uscc"}, "key": row["uscc"]} for row in updates],
         )
+        # the versions the UPDATE gave (its rows are this transaction's until the commit)
+        versions = dict(session.execute(select(Taxpayer.uscc, Taxpayer.status_version)
+                                        .where(Taxpayer.uscc.in_([row["uscc"] for row in updates]))).all())
+        statuses = [replace(st, version=versions[st.uscc]) if st.uscc in versions else st for st in statuses]
     bulk_insert(session, GradeRecord, records)
     return statuses
 

@@ -34,6 +34,9 @@ class Taxpayer(Base):
     #: The grade import that last created or changed this row, its grade or its profile (region,
     #: industry, size…): what that import's push re-match fans out to.
     changed_by_import_id: Mapped[int | None] = mapped_column(ForeignKey("grade_imports.id"), index=True)
+    #: Raised by one, in SQL, by every write of what the status cache holds (grade, state, name…),
+    #: so versions follow commit order; the cache keeps the highest it was given (``StatusCache``).
+    status_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class GradeImport(ImportRunColumns, Base):

@@ -19,6 +19,7 @@ def status_of(row: Taxpayer) -> GradeStatus:
         state=State(row.state),
         year=row.grade_year,
         changed_at=row.grade_changed_at,
+        version=row.status_version,
     )
 
 

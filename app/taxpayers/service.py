@@ -65,6 +65,8 @@ def change_grade(
         row.score = score
         row.grade_year = year
         row.grade_changed_at = now
+        row.status_version = Taxpayer.status_version + 1  # in SQL: concurrent writers each get their own
+        uow.session.flush()  # the UPDATE holds the row now; reading the version back is exact
         status = status_of(row)
         uow.collect(GradeChanged(
             uscc=uscc, old_grade=old_grade, old_state=old_state, new_grade=row.grade, new_state=row.state,

@@ -1,4 +1,5 @@
-"""taxpayers.changed_by_import_id: the import whose push re-match covers the row (profile changes too)
+"""taxpayers.changed_by_import_id: the import whose push re-match covers the row (profile changes too);
+taxpayers.status_version: the order of status writes, so a late cache write cannot undo a newer one
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +18,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('taxpayers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('changed_by_import_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('status_version', sa.Integer(), server_default='1', nullable=False))
         batch_op.create_index(batch_op.f('ix_taxpayers_changed_by_import_id'), ['changed_by_import_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_taxpayers_changed_by_import_id_grade_imports'), 'grade_imports',
                                     ['changed_by_import_id'], ['id'])
@@ -29,4 +31,5 @@ def downgrade() -> None:
     with op.batch_alter_table('taxpayers', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_taxpayers_changed_by_import_id_grade_imports'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_taxpayers_changed_by_import_id'))
+        batch_op.drop_column('status_version')
         batch_op.drop_column('changed_by_import_id')
