@@ -80,9 +80,16 @@ def report_csv(report: dict[str, Any]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(["级别", "代码", "名称", *[title for _k, title in COLUMNS], "是否信用", "星级", "数据日期"])
     for row in [report["total"], *report["rows"]]:
-        writer.writerow([LEVEL_ZH[row["level"]], row["code"], row["name"], *[row["figures"][k] for k, _t in COLUMNS],
-                         "是" if row["credit"] else "否", row["stars"], report["as_of"]])
+        writer.writerow([LEVEL_ZH[row["level"]], row["code"], _as_text(row["name"]),
+                         *[row["figures"][k] for k, _t in COLUMNS], "是" if row["credit"] else "否", row["stars"],
+                         report["as_of"]])
     return out.getvalue().encode("utf-8-sig")
+
+
+def _as_text(cell: str) -> str:
+    """A name as text in a spreadsheet: one that starts like a formula (``=``, ``+``, ``-``, ``@``, a
+    tab or carriage return) gets a leading apostrophe, so Excel or WPS shows it instead of running it."""
+    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 def _row(status: PlaceStatus) -> dict[str, Any]:

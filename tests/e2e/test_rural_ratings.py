@@ -227,6 +227,17 @@ def test_report_json_csv_and_county_chart(client, rural, officer, village, clock
     assert client.get(f"{API}/places/{village}/chart.png", headers=officer).status_code == 422
 
 
+def test_a_place_name_that_looks_like_a_formula_is_plain_text_in_the_report_csv(client, rural, officer):
+    admin = rural.admin()
+    made = client.post(f"{API}/places", headers=admin, json={
+        "code": "330283009", "name": '=HYPERLINK("http://x.example","点击")', "level": "township",
+        "parent_code": "330283"})
+    assert made.status_code == 201, made.json
+    lines = client.get(f"{API}/places/330283/report.csv", headers=officer).data.decode("utf-8-sig").splitlines()
+    row = next(line for line in lines if "330283009" in line)
+    assert ",\"'=HYPERLINK(" in row  # quoted by the CSV writer, then the apostrophe: text, not a formula
+
+
 def test_editing_a_household_refreshes_its_villages_figures(client, rural, officer, village):
     rural_villages = client.get(f"{API}/places?level=village", headers=officer).json
     other = next(v["code"] for v in rural_villages if v["code"] != village)
