@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from app.clock import LOCAL_TZ
 
@@ -30,3 +30,33 @@ class LocalDateTime(fields.AwareDateTime):
             return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
         except OverflowError:  # e.g. 0001-01-01T00:00 in Asia/Shanghai has no UTC equivalent
             raise ValidationError("is outside the supported range of dates") from None
+
+
+class Whole(validate.Regexp):
+    """A ``Regexp`` that must match the *whole* value (``re.fullmatch``).
+
+    marshmallow's ``Regexp`` matches from the start only, and ``$`` also matches before a
+    trailing newline, so ``"08:00\\n"`` passed and then overflowed its column. The pattern stays
+    ``^…$`` so that the OpenAPI document carries a pattern every client's regex engine reads the
+    same way; patterns spell digits ``[0-9]``, since ``\\d`` takes any Unicode digit (``３``, ``٣``).
+    """
+
+    @classmethod
+    def of(cls, pattern: str, *, error: str) -> "Whole":
+        """``Whole("^pattern$")``."""
+        return cls(f"^{pattern}$", error=error)
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+class Contains(validate.Regexp):
+    """A ``Regexp`` found anywhere in the value (``re.search``), as an OpenAPI ``pattern`` reads:
+    ``Contains(r"\\S")`` is "not blank", and a name with a leading space is not blank."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.search(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value

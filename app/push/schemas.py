@@ -10,24 +10,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from app.fields import LocalDateTime
+from app.fields import LocalDateTime, Whole
 from app.push.domain import Category, Channel, PolicyStatus
 
 CATEGORIES = [c.value for c in Category]
 CHANNELS = [c.value for c in Channel]
 
 
-def whole(pattern: str, *, error: str) -> validate.Regexp:
-    """A validator that ``pattern`` must match the *whole* value.
-
-    marshmallow's ``Regexp`` only anchors the start, and ``$`` also matches before a trailing
-    newline, so ``"08:00\\n"`` would pass and then overflow its column; ``\\Z`` is the real end.
-    Patterns spell digits ``[0-9]``: ``\\d`` accepts any Unicode digit (``３``, ``٣``).
-    """
-    return validate.Regexp(rf"(?:{pattern})\Z", error=error)
-
-
-HHMM = whole(r"([01][0-9]|2[0-3]):[0-5][0-9]", error="must be a time as HH:MM (00:00–23:59)")
+HHMM = Whole.of(r"([01][0-9]|2[0-3]):[0-5][0-9]", error="must be a time as HH:MM (00:00–23:59)")
 
 
 #: Limits a policy's fields obey whether it is created or patched (the two schemas differ only
@@ -40,7 +30,7 @@ PRIORITY = validate.Range(min=0, max=100)
 
 class RegionScope(fields.List):
     def __init__(self, **kwargs: Any):
-        super().__init__(fields.String(validate=whole(r"[0-9]{2,12}", error="a region code prefix is 2–12 digits")),
+        super().__init__(fields.String(validate=Whole.of(r"[0-9]{2,12}", error="a region code prefix is 2–12 digits")),
                          validate=validate.Length(max=100), **kwargs)
 
 
@@ -169,7 +159,7 @@ class PreferencesSchema(Schema):
 
 
 class TagsSchema(Schema):
-    tags = fields.List(fields.String(validate=whole(r"[a-z0-9_\-]{1,32}", error="a tag is 1–32 of a-z, 0-9, _ and -")),
+    tags = fields.List(fields.String(validate=Whole.of(r"[a-z0-9_\-]{1,32}", error="a tag is 1–32 of a-z, 0-9, _ and -")),
                        required=True, validate=validate.Length(max=50))
 
     @validates("tags")

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.fields import LocalDateTime
+from app.fields import Contains, LocalDateTime
 from app.rural.domain import (
     LAND_FORMAT_ERROR, MAX_COUNTS, MAX_LAND_MU, MAX_MONEY, MONEY_FORMAT_ERROR, Assessment, BadRecord, CreditRecord,
     Education, Health, Housing, ObjectionOutcome, PlaceLevel, ProductionType, RatingState, RuralGrade,
@@ -20,7 +20,7 @@ def _values(kind: Any) -> list[str]:
 
 
 Money = lambda **kw: fields.Decimal(as_string=True, allow_nan=False, **kw)  # noqa: E731
-NOT_BLANK = validate.Regexp(r"\S", error="must not be blank")
+NOT_BLANK = Contains(r"\S", error="must not be blank")
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: no row has a bigger one, and PostgreSQL refuses it (a 500)
 
 

@@ -171,6 +171,16 @@ def test_blank_place_and_head_names_answer_422(client, who):
     _assert_names(client.post("/api/v1/rural/places", headers=who["rural_admin"], json=place), "name")
     body = GOOD_FACTS | {"village_code": who["village"], "head_name": "  ", "id_number": make_id_number()}
     _assert_names(client.post("/api/v1/rural/households", headers=who["officer"], json=body), "head_name")
+    # not blank: a name typed after a stray space is filed (trimmed), not refused as "blank"
+    filed = client.post("/api/v1/rural/households", headers=who["officer"], json=body | {"head_name": " 张三"})
+    assert filed.status_code == 201 and filed.json["head_name"].startswith("张")
+
+
+def test_openapi_patterns_are_ones_every_client_reads_the_same_way(client):
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+    patterns = [p for schema in schemas.values() for field in schema.get("properties", {}).values()
+                for p in (field.get("pattern"), (field.get("items") or {}).get("pattern")) if p]
+    assert patterns and not [p for p in patterns if "\\Z" in p or "\\A" in p or "(?" in p]  # ECMA-262 has none
 
 
 def test_numbers_sent_as_strings_are_read_and_bad_ones_named(client, who):
