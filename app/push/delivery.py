@@ -19,16 +19,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.fields import local_iso
 from app.push.domain import (
-    COUNTED, Channel, Preferences, QuietHours, Status, backoff_seconds, decide, is_permanent_http_failure,
+    COUNTED, Channel, Preferences, QuietHours, Status, backoff_seconds, decide, is_permanent_http_failure, lapsed,
     local_day_start,
 )
 from app.push.models import Delivery, Policy, Preference
-from app.push.settings import Jobs, PushSettings
+from app.push.settings import SEND_JOB, Jobs, PushSettings
 from app.push.webhook import Gateway
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "workers.push.send_webhooks"
 #: Ids per ``UPDATE … WHERE id IN (…)``, keeping each statement well inside SQLite's parameter limit.
 ID_SLICE = 1000
 
@@ -165,16 +164,25 @@ def _message(group: list[Any], policies: dict[int, Policy], now: datetime) -> di
     }
 
 
-def send_lease(settings: PushSettings, messages: int) -> timedelta:
-    """How long a send job holds the rows it claimed: every one of its POSTs timing out, plus ``sweep_after``.
-
-    The claim is taken once per batch and never renewed (a job's ``now`` is the clock when it
-    started), so it must outlast the batch's worst case: 200 messages at a 5 s timeout take up to
-    1,000 s, far past the 120 s ``sweep_after``, and a lease that ran out mid-batch would let the
-    sweeper post the rest a second time. The price: the rows of a send job whose worker died
-    wait that long (≈19 min with the defaults) before the sweeper sends them again.
-    """
-    return settings.sweep_after + messages * timedelta(seconds=settings.webhook_timeout)
+def _drop_lapsed(session: Session, group: list[Any], policies: dict[int, Policy], *, now: datetime,
+                 still_ours: tuple[Any, ...]) -> list[Any]:
+    """The rows of ``group`` whose policy may still go out; the others (a retry or a digest that
+    waited past the policy's ``valid_to``) become ``suppressed`` with the reason, and are not posted."""
+    live: list[Any] = []
+    gone: dict[str, list[Any]] = defaultdict(list)
+    for row in group:
+        policy = policies[row.policy_id]
+        reason = lapsed(status=policy.status, valid_to=policy.valid_to, now=now)
+        if reason is None:
+            live.append(row)
+        else:
+            gone[reason].append(row)
+    for reason, rows in gone.items():
+        update_by_ids(session, [row.id for row in rows], *still_ours, status=Status.SUPPRESSED.value, reason=reason,
+                      due_at=None, claimed_until=None)
+    if gone:
+        session.commit()
+    return live
 
 
 def claim(session: Session, ids: Sequence[int], *, now: datetime, until: datetime) -> list[int]:
@@ -203,12 +211,12 @@ def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway,
     A 2xx makes the rows ``sent``. A retryable failure keeps them ``queued`` with ``due_at`` set
     by the backoff; a permanent failure, or the last attempt, makes them ``failed`` (dead letter)
     with the error. Only the rows this job claimed are posted, so a duplicated job, or one racing
-    another over the same rows, sends nothing twice. The claim's end (``send_lease``) doubles as
+    another over the same rows, sends nothing twice. The claim's end (``PushSettings.send_lease``) doubles as
     this job's token: should a gateway overrun its timeout until the lease runs out and the
     sweeper hands the rows to another job, this one posts and records nothing more.
     """
     ids = list(ids)
-    lease = now + send_lease(settings, len(ids))
+    lease = now + settings.send_lease(len(ids))
     with session_factory() as session:
         claimed = claim(session, ids, now=now, until=lease)
         session.commit()
@@ -225,6 +233,10 @@ def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway,
             if session.scalar(select(func.count()).where(Delivery.id.in_(group_ids), *still_ours)) != len(group):
                 log.warning("push webhook: lease on rows %s ran out mid-batch; another job sends them", group_ids)
                 continue
+            group = _drop_lapsed(session, group, policies, now=now, still_ours=still_ours)
+            if not group:
+                continue
+            group_ids = [row.id for row in group]
             result = gateway.send(_message(group, policies, now), key=",".join(map(str, group_ids)),
                                   timestamp=int(now.timestamp()))
             attempts = max(row.attempts for row in group)

@@ -18,6 +18,10 @@ from app.push.webhook import Gateway, HttpGateway
 T = TypeVar("T")
 
 
+#: The webhook send job (``app.push.delivery.send_webhooks`` behind ``workers.push``).
+SEND_JOB = "workers.push.send_webhooks"
+
+
 @dataclass(frozen=True)
 class PushSettings:
     chunk_size: int = 2000
@@ -32,6 +36,18 @@ class PushSettings:
     webhook_batch: int = 200
     holidays: frozenset[date] = frozenset()
     calendar_file: str | None = None
+
+    def send_lease(self, messages: int) -> timedelta:
+        """How long a send job holds the rows it claimed: every one of its POSTs timing out, plus ``sweep_after``.
+
+        The claim is taken once per batch and never renewed (a job's ``now`` is the clock when it
+        started), so it must outlast the batch's worst case: 200 messages at a 5 s timeout take up to
+        1,000 s, far past the 120 s ``sweep_after``, and a lease that ran out mid-batch would let the
+        sweeper post the rest a second time. The price: the rows of a send job whose worker died
+        wait that long (≈19 min with the defaults) before the sweeper sends them. The send job's
+        RQ timeout is the same (``build_push``), so RQ does not kill a batch that is still in time.
+        """
+        return self.sweep_after + messages * timedelta(seconds=self.webhook_timeout)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "PushSettings":
@@ -76,14 +92,18 @@ class Jobs(Protocol):
 class RqJobs:
     """Enqueues on the app's RQ queue (runs inline when ``QUEUE_SYNC`` is on)."""
 
-    #: Generous: one chunk job writes a few thousand rows; a batch posts a few hundred messages.
+    #: Generous: one chunk job writes a few thousand rows. Jobs named in ``timeouts`` get theirs.
     JOB_TIMEOUT = 600
 
-    def __init__(self, queue_getter: Any):
+    def __init__(self, queue_getter: Any, *, timeouts: dict[str, int] | None = None):
         self._queue = queue_getter
+        self._timeouts = timeouts or {}
+
+    def _timeout(self, func: str) -> int:
+        return self._timeouts.get(func, self.JOB_TIMEOUT)
 
     def enqueue(self, func: str, *args: Any) -> None:
-        self._queue().enqueue(func, *args, job_timeout=self.JOB_TIMEOUT)
+        self._queue().enqueue(func, *args, job_timeout=self._timeout(func))
 
     def enqueue_many(self, func: str, arg_lists: list[tuple]) -> None:
         from rq import Queue
@@ -94,7 +114,7 @@ class RqJobs:
                 self.enqueue(func, *args)
             return
         for start in range(0, len(arg_lists), 500):
-            queue.enqueue_many([Queue.prepare_data(func, args=args, timeout=self.JOB_TIMEOUT)
+            queue.enqueue_many([Queue.prepare_data(func, args=args, timeout=self._timeout(func))
                                 for args in arg_lists[start:start + 500]])
 
 
@@ -134,7 +154,10 @@ def build_push(app: Flask) -> Push:
             raise ConfigError("SHUIMA_PUSH_WEBHOOK_SECRET must be set when SHUIMA_PUSH_WEBHOOK_URL is")
         gateway = HttpGateway(cfg["PUSH_WEBHOOK_URL"], cfg["PUSH_WEBHOOK_SECRET"],
                               timeout=settings.webhook_timeout)
-    return Push(settings=settings, jobs=RqJobs(lambda: redis_store.queue), gateway=gateway)
+    # a send job may take its whole lease (every POST of its batch timing out): RQ must not kill it first
+    send_timeout = int(settings.send_lease(settings.webhook_batch).total_seconds())
+    jobs = RqJobs(lambda: redis_store.queue, timeouts={SEND_JOB: max(send_timeout, RqJobs.JOB_TIMEOUT)})
+    return Push(settings=settings, jobs=jobs, gateway=gateway)
 
 
 def push() -> Push:

@@ -46,3 +46,21 @@ def test_the_schedule_is_data_from_the_settings(app):
     tuned = schedule({**app.config, "PUSH_TICK_SECONDS": 7, "PUSH_CALENDAR_CRON": "30 0 * * 1-5"})
     assert tuned == [{"func": "workers.push.tick", "interval": 7},
                      {"func": "workers.push.run_calendar", "cron": "30 0 * * 1-5"}]
+
+
+def test_a_webhook_send_job_may_run_as_long_as_its_lease_before_rq_stops_it(app):
+    from app.push.settings import SEND_JOB, build_push
+
+    queue = Queue("push-timeouts-test", connection=redis_store.client)
+    with app.app_context():
+        jobs, settings = build_push(app).jobs, push().settings
+        jobs._queue = lambda: queue  # the app's own RqJobs, on a queue the test can read
+        jobs.enqueue_many(SEND_JOB, [([1, 2],)])
+        jobs.enqueue_many("workers.push.match_chunk", [(1,)])
+    try:
+        timeouts = {job.func_name: job.timeout for job in queue.jobs}
+        lease = settings.send_lease(settings.webhook_batch).total_seconds()  # 200 × 5 s + 120 s by default
+        assert timeouts == {SEND_JOB: int(lease), "workers.push.match_chunk": RqJobs.JOB_TIMEOUT}
+        assert timeouts[SEND_JOB] > RqJobs.JOB_TIMEOUT
+    finally:
+        queue.empty()

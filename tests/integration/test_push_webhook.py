@@ -120,6 +120,24 @@ def test_a_failing_gateway_is_retried_with_backoff_until_it_answers(receiver, fa
     assert len({c["key"] for c in receiver.calls}) == 1  # the same idempotency key every time
 
 
+def test_a_retry_that_comes_due_after_the_policy_expired_is_suppressed_not_posted(receiver, factory, clock):
+    factory.taxpayer("D")
+    receiver.script = [503]
+    s = services()
+    policy_id = service.create_policy({"title": "今日截止提醒", "body": "正文", "category": "filing_reminder",
+                                       "rule": {"==": [{"var": "color"}, "red"]},
+                                       "valid_to": s.clock.now() + timedelta(seconds=20)},
+                                      created_by="admin", uow=s.uow(), clock=s.clock)["id"]
+    service.publish_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock, jobs=push().jobs)
+    assert webhook_row()["status"] == "queued" and len(receiver.calls) == 1  # first attempt failed
+    clock.advance(seconds=30)  # the retry is due; the reminder ran out at 20 s
+    tick()
+    assert len(receiver.calls) == 1
+    with db.session() as session:
+        row = session.scalars(select(Delivery).where(Delivery.channel == "webhook")).one()
+        assert (row.status, row.reason) == ("suppressed", "expired")
+
+
 def test_after_the_last_attempt_the_message_is_dead_lettered_with_its_error(receiver, factory, clock):
     factory.taxpayer("D")
     receiver.script = [500, 500, 500, 500]
