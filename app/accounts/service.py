@@ -27,23 +27,30 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
            tokens: AccessTokens, limiter: RateLimiter, limits: LoginLimits, clock: Clock) -> str:
     """Return an access token. Failed attempts are throttled per username and per address.
 
+    An attempt is counted against its username *before* the password is checked (one atomic
+    ``INCR``) and the count is cleared when it succeeds: parallel guesses each take a place, so a
+    burst sent at once cannot get more than the limit checked (testing first and counting after
+    the ~0.1 s hash let every attempt of a burst through). Failures alone count per address, so
+    an office behind one address is never locked out by its own successful log-ins.
+
     Raises ``Unauthenticated`` for a wrong username or password (one message for both) and
     ``RateLimited`` once too many attempts have failed.
     """
-    keys = ((limits.per_user, ("login-user", username.lower())), (limits.per_address, ("login-addr", address)))
-    for limit, key in keys:
-        if not limiter.test(limit, *key):
-            raise RateLimited("too many failed log-in attempts; try again later",
-                              retry_after=limiter.retry_after(limit, *key))
+    user_key, address_key = ("login-user", username.lower()), ("login-addr", address)
+    if not limiter.test(limits.per_address, *address_key):
+        raise RateLimited("too many failed log-in attempts; try again later",
+                          retry_after=limiter.retry_after(limits.per_address, *address_key))
+    if not limiter.hit(limits.per_user, *user_key):
+        raise RateLimited("too many failed log-in attempts; try again later",
+                          retry_after=limiter.retry_after(limits.per_user, *user_key))
     with uow:
         user = SqlAlchemyAccountRepository(uow.session).user_by_username(username)
         ok = passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or not user.active:
-            for limit, key in keys:
-                limiter.hit(limit, *key)
+            limiter.hit(limits.per_address, *address_key)
             raise Unauthenticated("wrong username or password")
         principal = Principal(user.id, user.username, Role(user.role), user.uscc, user.bank_id, user.county_code)
-    limiter.reset(limits.per_user, "login-user", username.lower())
+    limiter.reset(limits.per_user, *user_key)
     return tokens.issue(principal, now=clock.now())
 
 

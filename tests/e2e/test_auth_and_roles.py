@@ -133,3 +133,42 @@ def test_every_route_in_the_openapi_document_names_its_roles_and_refuses_every_o
                 assert response.status_code == 403, (method, path, role, response.status_code)
                 checked += 1
     assert checked > 150
+
+
+def test_a_burst_of_parallel_guesses_gets_no_more_passwords_checked_than_the_limit(app, factory):
+    import threading
+    import time
+
+    from app.accounts.service import log_in
+    from app.errors import RateLimited, Unauthenticated
+    from app.services import services
+
+    username = factory.user(Role.CLERK, bank_code="B1")
+    checked: list[str] = []
+
+    class SlowPasswords:  # the real hash takes ≈0.1 s: the window a burst used to slip through
+        def verify(self, password_hash, password):  # type: ignore[no-untyped-def]
+            checked.append(password)
+            time.sleep(0.2)
+            return False
+
+    outcomes: list[str] = []
+    start = threading.Barrier(10)
+
+    def guess(n: int) -> None:
+        with app.app_context():
+            s = services()
+            start.wait()
+            try:
+                log_in(username, f"guess-{n}", address=f"10.0.0.{n}", uow=s.uow(), passwords=SlowPasswords(),
+                       tokens=s.tokens, limiter=s.limiter, limits=s.login_limits, clock=s.clock)
+            except (RateLimited, Unauthenticated) as refused:
+                outcomes.append(type(refused).__name__)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(checked) == 5  # LOGIN_FAILURES_PER_USER is 5 per 15 minutes
+    assert sorted(outcomes) == ["RateLimited"] * 5 + ["Unauthenticated"] * 5
