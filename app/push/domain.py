@@ -96,7 +96,8 @@ class QuietHours:
 def parse_hhmm(text: str) -> time:
     """``"08:00"`` → time(8, 0); raises ``ValueError`` for anything else."""
     hours, sep, minutes = text.strip().partition(":")
-    if not sep or len(minutes) != 2 or not hours.isdigit() or not minutes.isdigit():
+    digits = (hours + minutes).isascii() and hours.isdigit() and minutes.isdigit()  # not "０８"
+    if not sep or len(minutes) != 2 or not digits:
         raise ValueError(f"{text!r} is not a time as HH:MM")
     return time(int(hours), int(minutes))
 

@@ -102,7 +102,7 @@ def test_region_scope_is_a_list_of_prefixes_and_empty_means_everywhere():
 
 
 @pytest.mark.parametrize("setting, value", [
-    ("PUSH_QUIET_HOURS", "9pm"), ("PUSH_HOLIDAYS", "2026-10-01,2026-13-01"),
+    ("PUSH_QUIET_HOURS", "9pm"), ("PUSH_QUIET_HOURS", "２１:00-08:00"), ("PUSH_HOLIDAYS", "2026-10-01,2026-13-01"),
     ("PUSH_WEBHOOK_BACKOFF_SECONDS", "30,two minutes"),
 ])
 def test_malformed_push_settings_stop_the_app_with_the_setting_named(tmp_path, setting, value):
