@@ -28,6 +28,39 @@ def test_migrations_build_exactly_the_models_schema(app):
     assert diff == []
 
 
+def test_a_sqlite_database_holding_data_migrates_to_the_latest_revision_and_back(tmp_path):
+    """SQLite rebuilds a table to alter it; with foreign keys on, the DROP of a table that other rows
+    point at failed and left the database stuck at the older revision (0003 → 0004, taxpayers)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from app.db import make_engine
+    from app.migrate import alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0003")
+    engine = make_engine(url)  # foreign keys on, as the app runs
+    uscc = make_uscc(77)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO grade_imports (id, filename, imported_by, started_at, rows, created, changed, "
+                          "unchanged, rejected, errors) VALUES (1, 'g.csv', 'x', '2026-01-01 00:00:00', 1, 1, 0, 0, "
+                          "0, '[]')"))
+        conn.execute(text("INSERT INTO taxpayers (uscc, name, state, created_at) "
+                          "VALUES (:u, '甲公司', 'normal', '2026-01-01 00:00:00')"), {"u": uscc})
+        conn.execute(text("INSERT INTO grade_records (uscc, year, grade, state, reason, source, import_id, changed_by, "
+                          "effective_at) VALUES (:u, 2025, 'A', 'normal', 'r', 'import', 1, 'x', "
+                          "'2026-01-01 00:00:00')"), {"u": uscc})
+    upgrade(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT changed_by_import_id, status_version FROM taxpayers")).one() == (1, 1)
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    command.downgrade(alembic_config(url), "0003")
+    upgrade(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM grade_records")).scalar() == 1
+    engine.dispose()
+
+
 def test_logs_never_carry_a_full_identifier(caplog):
     logger = logging.getLogger("test.masking")
     logger.addFilter(MaskIdentifiers())
