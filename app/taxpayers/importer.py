@@ -63,6 +63,7 @@ class GradeImportReport(ImportReport):
 
 
 HELD_REASON = "grade changed individually during the year after the annual evaluation; change it the same way"
+CHANGED_MEANWHILE = "changed by someone else while this import ran; run the file again to compare with the new record"
 
 
 def parse_lines(text: str, *, today: date) -> tuple[list[ImportLine], list[dict[str, Any]]]:
@@ -209,7 +210,7 @@ def import_grades(
 _FIELDS = (
     Taxpayer.uscc, Taxpayer.name, Taxpayer.region_code, Taxpayer.industry_code, Taxpayer.registered_on,
     Taxpayer.size_class, Taxpayer.grade, Taxpayer.state, Taxpayer.score, Taxpayer.grade_year,
-    Taxpayer.grade_changed_at,
+    Taxpayer.grade_changed_at, Taxpayer.status_version,
 )
 
 
@@ -224,12 +225,10 @@ def _last_set_by_hand(session: Any, usccs: list[str]) -> set[str]:
     """Those of ``usccs`` whose latest grade record is an individual change, not an import or the seed."""
     if not usccs:
         return set()
-    latest = (select(GradeRecord.uscc, func.max(GradeRecord.effective_at).label("at"))
-              .where(GradeRecord.uscc.in_(usccs)).group_by(GradeRecord.uscc).subquery())
-    rows = session.execute(select(GradeRecord.uscc).join(
-        latest, (GradeRecord.uscc == latest.c.uscc) & (GradeRecord.effective_at == latest.c.at))
-        .where(GradeRecord.source == "manual"))
-    return set(rows.scalars())
+    # the latest by id, the order they were written in (an import stamps all its records with its start time)
+    latest = select(func.max(GradeRecord.id)).where(GradeRecord.uscc.in_(usccs)).group_by(GradeRecord.uscc)
+    return set(session.scalars(select(GradeRecord.uscc).where(GradeRecord.id.in_(latest),
+                                                              GradeRecord.source == "manual")))
 
 
 def _apply_chunk(
@@ -245,6 +244,7 @@ def _apply_chunk(
     updates: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     statuses: list[GradeStatus] = []
+    lines_of: dict[str, int] = {}
     for line in chunk:
         grade = line.grade.value if line.grade else None
         before = current.get(line.uscc)
@@ -279,8 +279,10 @@ def _apply_chunk(
                     report.unchanged += 1
                 continue
             changed_at = now if grade_changed else before.grade_changed_at
+            lines_of[line.uscc] = line.line
             updates.append(profile | {
                 "uscc": line.uscc,
+                "expected": before.status_version,  # applied only if nobody changed the row since it was read
                 "grade": grade if grade_changed else before.grade,
                 "state": line.state.value if grade_changed else before.state,
                 "score": line.score if grade_changed else before.score,
@@ -306,13 +308,25 @@ def _apply_chunk(
     if updates:
         table = Taxpayer.__table__
         session.execute(
-            update(table).where(table.c.uscc == bindparam("key")).values(status_version=table.c.status_version + 1),
+            update(table).where(table.c.uscc == bindparam("key"), table.c.status_version == bindparam("expected"))
+            .values(status_version=table.c.status_version + 1),
             [{**{k: v for k, v in row.items() if k != "uscc"}, "key": row["uscc"]} for row in updates],
         )
-        # the versions the UPDATE gave (its rows are this transaction's until the commit)
-        versions = dict(session.execute(select(Taxpayer.uscc, Taxpayer.status_version)
-                                        .where(Taxpayer.uscc.in_([row["uscc"] for row in updates]))).all())
-        statuses = [replace(st, version=versions[st.uscc]) if st.uscc in versions else st for st in statuses]
+        # what the UPDATE did (its rows are this transaction's until the commit): the versions it gave,
+        # and which rows it skipped — a row someone else changed between this chunk's read and its UPDATE
+        # (a direct D given just then) still names another import: held like a line that would undo a
+        # change by hand (its version alone cannot tell: the other writer also raised it by one)
+        after = session.execute(select(Taxpayer.uscc, Taxpayer.status_version, Taxpayer.changed_by_import_id)
+                                .where(Taxpayer.uscc.in_([row["uscc"] for row in updates]))).all()
+        versions = {uscc: version for uscc, version, _by in after}
+        missed = {uscc for uscc, _version, by_import in after if by_import != import_id}
+        for uscc in sorted(missed, key=lines_of.__getitem__):
+            report.changed -= 1
+            report.skipped += 1
+            report.held.append({"line": lines_of[uscc], "uscc": uscc, "reason": CHANGED_MEANWHILE})
+        records = [record for record in records if record["uscc"] not in missed]
+        statuses = [replace(st, version=versions[st.uscc]) if st.uscc in versions else st
+                    for st in statuses if st.uscc not in missed]
     bulk_insert(session, GradeRecord, records)
     return statuses
 

@@ -81,6 +81,33 @@ def test_rerunning_the_annual_file_does_not_undo_a_d_given_during_the_year(facto
     assert client.get(f"/api/v1/taxpayers/{uscc}", headers=admin).json["color"] == "silver"
 
 
+def test_a_direct_d_given_while_the_import_reads_its_chunk_is_not_overwritten_by_the_file(factory, client, app,
+                                                                                       monkeypatch):
+    from app.services import services
+    from app.taxpayers import importer
+    from app.taxpayers.domain import Grade, State
+    from app.taxpayers.service import change_grade
+
+    admin = factory.as_admin()
+    uscc = factory.taxpayer("B")
+    real = importer._last_set_by_hand
+
+    def d_given_meanwhile(session, usccs):  # type: ignore[no-untyped-def]
+        found = real(session, usccs)  # the chunk has read the row (B) and decided to apply the file's C
+        with app.app_context():
+            s = services()
+            change_grade(uscc, grade=Grade.D, state=State.NORMAL, score=None, year=2025, reason="直接判级",
+                         changed_by="admin2", uow=s.uow(), cache=s.status_cache, clock=s.clock)
+        return found
+
+    monkeypatch.setattr(importer, "_last_set_by_hand", d_given_meanwhile)
+    report = _upload(client, admin, f"uscc,name,grade,year\n{uscc},宁波海曙云帆贸易有限公司,C,2025\n").json
+    assert (report["changed"], report["skipped"]) == (0, 1)
+    assert [(h["line"], h["uscc"]) for h in report["held"]] == [(2, uscc)]
+    detail = client.get(f"/api/v1/taxpayers/{uscc}", headers=admin).json
+    assert detail["grade"] == "D" and [h["grade"] for h in detail["history"]] == ["D", "B"]  # no record of the C
+
+
 def test_import_of_a_new_grade_shows_in_the_next_code(factory, client):
     uscc, headers = factory.as_taxpayer("A")
     assert client.get("/api/v1/me/code", headers=headers).json["color"] == "gold"
