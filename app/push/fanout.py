@@ -144,6 +144,9 @@ def rematch_taxpayer(uscc: str, *, session_factory: Any, settings: PushSettings,
                                                                                           profile):
                 write_deliveries(session, policy, [row], now=now, settings=settings)
                 matched_ids.append(policy.id)
+        if not all(_still_live(session, policy_id, now) for policy_id in matched_ids):  # as in match_chunk
+            session.rollback()
+            return rematch_taxpayer(uscc, session_factory=session_factory, settings=settings, jobs=jobs, now=now)
         session.commit()
     if matched_ids:
         dispatch(session_factory, Delivery.uscc == uscc, now=now, settings=settings, jobs=jobs)

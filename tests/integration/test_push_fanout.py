@@ -15,6 +15,7 @@ from app.push.delivery import write_deliveries
 from app.push.models import Delivery, FanoutChunk, Policy, PushAudit
 from app.push.settings import RecordingJobs, push
 from app.services import services
+from app.taxpayers.models import Taxpayer
 
 RED = {"==": [{"var": "color"}, "red"]}
 
@@ -380,3 +381,27 @@ def test_a_policy_withdrawn_while_a_chunk_is_matched_reaches_nobody_from_that_ch
     assert withdrawn and rows(policy_id=policy_id) == []
     with db.session() as session:
         assert session.get(FanoutChunk, chunk_id).status == "done"  # not retried for ever
+
+
+def test_a_policy_withdrawn_while_a_taxpayer_is_re_matched_does_not_reach_it(ctx, factory, monkeypatch):
+    uscc = factory.taxpayer("A")
+    s, p = services(), push()
+    policy_id = new_policy(title="错误政策（将撤回）")
+    publish(policy_id)
+    assert rows(policy_id=policy_id) == []  # nobody red yet
+    real = fanout.write_deliveries
+    withdrawn: list[int] = []
+
+    def withdraw_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not withdrawn:  # withdrawn after the re-match read it as live, before it writes
+            service.delete_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock)
+            withdrawn.append(policy_id)
+        return real(*args, **kwargs)
+
+    with db.session() as session:  # turned red (the GradeChanged subscriber runs rematch_taxpayer)
+        session.get(Taxpayer, uscc).grade = "D"
+        session.commit()
+    monkeypatch.setattr(fanout, "write_deliveries", withdraw_first)
+    assert fanout.rematch_taxpayer(uscc, session_factory=db.session, settings=p.settings, jobs=p.jobs,
+                                   now=s.clock.now()) == []
+    assert withdrawn and rows(policy_id=policy_id) == []
