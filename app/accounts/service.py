@@ -37,12 +37,11 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
     ``RateLimited`` once too many attempts have failed.
     """
     user_key, address_key = ("login-user", username.lower()), ("login-addr", address)
-    if not limiter.test(limits.per_address, *address_key):
-        raise RateLimited("too many failed log-in attempts; try again later",
-                          retry_after=limiter.retry_after(limits.per_address, *address_key))
-    if not limiter.hit(limits.per_user, *user_key):
-        raise RateLimited("too many failed log-in attempts; try again later",
-                          retry_after=limiter.retry_after(limits.per_user, *user_key))
+    for admitted, limit, key in ((limiter.test, limits.per_address, address_key),
+                                 (limiter.hit, limits.per_user, user_key)):  # in this order: hit counts
+        if not admitted(limit, *key):
+            raise RateLimited("too many failed log-in attempts; try again later",
+                              retry_after=limiter.retry_after(limit, *key))
     with uow:
         user = SqlAlchemyAccountRepository(uow.session).user_by_username(username)
         ok = passwords.verify(user.password_hash if user else None, password)

@@ -32,13 +32,13 @@ def register(app: Flask) -> None:
 
     app.extensions["shuima.push"] = build_push(app)
     if not _subscribed:  # the bus is process-wide; handlers look the app up when they run
-        bus.subscribe("GradeChanged", on_grade_changed, in_worker=True)
-        bus.subscribe("TagsChanged", on_grade_changed, in_worker=True)  # the same re-match of one taxpayer
+        bus.subscribe("GradeChanged", on_taxpayer_changed, in_worker=True)
+        bus.subscribe("TagsChanged", on_taxpayer_changed, in_worker=True)
         bus.subscribe("GradesImported", on_grades_imported, in_worker=True)
         _subscribed = True
 
 
-def on_grade_changed(payload: dict[str, Any]) -> None:
+def on_taxpayer_changed(payload: dict[str, Any]) -> None:
     """A grade, state or tags changed: offer the live policies that now fit (e.g. credit repair on turning red)."""
     from app.extensions import db
     from app.push.fanout import rematch_taxpayer

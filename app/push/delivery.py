@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -164,24 +164,24 @@ def _message(group: list[Any], policies: dict[int, Policy], now: datetime) -> di
     }
 
 
-def _drop_lapsed(session: Session, group: list[Any], policies: dict[int, Policy], *, now: datetime,
-                 still_ours: tuple[Any, ...]) -> list[Any]:
-    """The rows of ``group`` whose policy may still go out; the others (a retry or a digest that
-    waited past the policy's ``valid_to``) become ``suppressed`` with the reason, and are not posted."""
+def suppress_lapsed(session: Session, rows: list[Any], *where: ColumnElement[bool], now: datetime,
+                    policy_of: Callable[[Any], tuple[str, datetime | None]]) -> list[Any]:
+    """The rows whose policy may still go out; the others — a message that waited (quiet hours, the
+    cap, a retry) while its policy was withdrawn or passed ``valid_to`` — become ``suppressed`` with
+    the reason (``lapsed``), among the rows still matching ``where``. ``policy_of(row)`` gives the
+    policy's (status, valid_to). The caller commits."""
     live: list[Any] = []
-    gone: dict[str, list[Any]] = defaultdict(list)
-    for row in group:
-        policy = policies[row.policy_id]
-        reason = lapsed(status=policy.status, valid_to=policy.valid_to, now=now)
+    gone: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        status, valid_to = policy_of(row)
+        reason = lapsed(status=status, valid_to=valid_to, now=now)
         if reason is None:
             live.append(row)
         else:
-            gone[reason].append(row)
-    for reason, rows in gone.items():
-        update_by_ids(session, [row.id for row in rows], *still_ours, status=Status.SUPPRESSED.value, reason=reason,
-                      due_at=None, claimed_until=None)
-    if gone:
-        session.commit()
+            gone[reason].append(row.id)
+    for reason, ids in gone.items():
+        update_by_ids(session, ids, *where, status=Status.SUPPRESSED.value, reason=reason, due_at=None,
+                      claimed_until=None)
     return live
 
 
@@ -233,9 +233,14 @@ def send_webhooks(ids: Iterable[int], *, session_factory: Any, gateway: Gateway,
             if session.scalar(select(func.count()).where(Delivery.id.in_(group_ids), *still_ours)) != len(group):
                 log.warning("push webhook: lease on rows %s ran out mid-batch; another job sends them", group_ids)
                 continue
-            group = _drop_lapsed(session, group, policies, now=now, still_ours=still_ours)
-            if not group:
+            live = suppress_lapsed(session, group, *still_ours, now=now,
+                                   policy_of=lambda row: (policies[row.policy_id].status,
+                                                          policies[row.policy_id].valid_to))
+            if len(live) < len(group):
+                session.commit()
+            if not live:
                 continue
+            group = live
             group_ids = [row.id for row in group]
             result = gateway.send(_message(group, policies, now), key=",".join(map(str, group_ids)),
                                   timestamp=int(now.timestamp()))

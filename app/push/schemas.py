@@ -15,8 +15,6 @@ from app.push.domain import Category, Channel, PolicyStatus
 
 CATEGORIES = [c.value for c in Category]
 CHANNELS = [c.value for c in Channel]
-
-
 HHMM = Whole.of(r"([01][0-9]|2[0-3]):[0-5][0-9]", error="must be a time as HH:MM (00:00–23:59)")
 
 

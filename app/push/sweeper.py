@@ -20,8 +20,10 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from app.push.delivery import PREFERENCE_COLUMNS, dispatch, preferences_from, sent_today, update_by_ids
-from app.push.domain import PolicyStatus, Status, decide, lapsed
+from app.push.delivery import (
+    PREFERENCE_COLUMNS, dispatch, preferences_from, sent_today, suppress_lapsed, update_by_ids,
+)
+from app.push.domain import PolicyStatus, Status, decide
 from app.push.fanout import MATCH_JOB
 from app.push.models import Delivery, FanoutChunk, Policy, Preference
 from app.push.settings import Jobs, PushSettings
@@ -41,6 +43,11 @@ def tick(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datet
     }
 
 
+def _policy_of(row: Any) -> tuple[str, datetime | None]:
+    """The (status, valid_to) of a waiting row's policy, selected beside it (``suppress_lapsed``)."""
+    return row.policy_status, row.valid_to
+
+
 def release_quiet(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datetime) -> int:
     """Step 1: re-decide rows that waited for the end of quiet hours."""
     released = 0
@@ -57,11 +64,8 @@ def release_quiet(*, session_factory: Any, settings: PushSettings, jobs: Jobs, n
                 return released
             counts = sent_today(session, list({r.uscc for r in rows}), now)
             outcomes: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-            for row in rows:
-                reason = lapsed(status=row.policy_status, valid_to=row.valid_to, now=now)
-                if reason is not None:
-                    outcomes[(Status.SUPPRESSED.value, reason, None, None)].append(row.id)
-                    continue
+            for row in suppress_lapsed(session, rows, Delivery.status == Status.MATCHED.value, now=now,
+                                       policy_of=_policy_of):
                 key = (row.uscc, row.channel)
                 d = decide(category=row.category, critical=row.critical, channel=row.channel,
                            prefs=preferences_from(row, settings), now=now, sent_today=counts.get(key, 0))
@@ -90,16 +94,8 @@ def release_digests(*, session_factory: Any, settings: PushSettings, jobs: Jobs,
                                .where(Delivery.status == Status.HELD.value, Delivery.due_at <= now)
                                .order_by(Delivery.uscc, Delivery.id).limit(BATCH)).all()
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-        gone: dict[str, list[int]] = defaultdict(list)
-        for row in rows:
-            reason = lapsed(status=row.policy_status, valid_to=row.valid_to, now=now)
-            if reason is None:
-                groups[(row.uscc, row.channel)].append(row.id)
-            else:
-                gone[reason].append(row.id)
-        for reason, ids in gone.items():
-            update_by_ids(session, ids, Delivery.status == Status.HELD.value, status=Status.SUPPRESSED.value,
-                          reason=reason, due_at=None)
+        for row in suppress_lapsed(session, rows, Delivery.status == Status.HELD.value, now=now, policy_of=_policy_of):
+            groups[(row.uscc, row.channel)].append(row.id)
         for ids in groups.values():
             update_by_ids(session, ids, Delivery.status == Status.HELD.value, status=Status.QUEUED.value,
                           digest_id=min(ids), queued_at=now, due_at=now + settings.sweep_after)

@@ -185,6 +185,12 @@ MONEY_FORMAT_ERROR = "必须是金额（元，最多两位小数）"
 LAND_FORMAT_ERROR = "必须是面积（亩，最多两位小数）"
 
 
+def at_most_places(value: Decimal, places: int) -> bool:
+    """Whether a finite ``value`` has at most ``places`` decimals (``1.50`` has two). Bound its size
+    first (``copy_abs`` and a comparison are exact): quantizing ``1e1000000`` overflows."""
+    return value == value.quantize(Decimal(1).scaleb(-places))
+
+
 def check_facts(facts: HouseholdFacts) -> None:
     """Raise ``FactsError`` for facts that cannot describe a real household."""
     if facts.members < 1:

@@ -22,7 +22,7 @@ from app.errors import Forbidden
 from app.rural.context import RuralContext
 from app.rural.domain import (
     FACT_ENUMS, LAND_FORMAT_ERROR, MAX_MONEY, MONEY_FACTS, MONEY_FORMAT_ERROR, Actor, BadRecord, FactsError,
-    HouseholdFacts, PlaceLevel, check_facts,
+    HouseholdFacts, PlaceLevel, at_most_places, check_facts,
 )
 from app.rural.idcard import IdNumberError, normalize_id_number
 from app.rural.models import Household, Place, RuralImport
@@ -73,7 +73,7 @@ class LineParser:
         try:
             value = Decimal(self.values.get(name, "").replace(",", ""))
             # copy_abs is exact: abs() of 1e1000000 overflows the decimal context
-            if not value.is_finite() or value.copy_abs() > MAX_MONEY or value != value.quantize(Decimal("0.01")):
+            if not value.is_finite() or value.copy_abs() > MAX_MONEY or not at_most_places(value, 2):
                 raise DecimalException
             return value
         except DecimalException:  # InvalidOperation (not a number) and any other trap alike

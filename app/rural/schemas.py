@@ -12,6 +12,7 @@ from app.fields import Contains, LocalDateTime
 from app.rural.domain import (
     LAND_FORMAT_ERROR, MAX_COUNTS, MAX_LAND_MU, MAX_MONEY, MONEY_FORMAT_ERROR, Assessment, BadRecord, CreditRecord,
     Education, Health, Housing, ObjectionOutcome, PlaceLevel, ProductionType, RatingState, RuralGrade,
+    at_most_places,
 )
 
 
@@ -69,7 +70,7 @@ def _two_places(error: str) -> Callable[[Decimal], None]:
     rounded in storage is not the one the caller was answered with (``1e-1000000`` fails on
     PostgreSQL). A value too big to quantize is left to the range check beside it."""
     def check(value: Decimal) -> None:
-        if value.copy_abs() <= MAX_MONEY and value != value.quantize(Decimal("0.01")):
+        if value.copy_abs() <= MAX_MONEY and not at_most_places(value, 2):
             raise ValidationError(error)
     return check
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.rural.domain import (
-    FACT_ENUMS, FLAG_FACTS, MAX_MONEY, NUMERIC_FACTS, TAG_FACTS, RuralGrade, plain_number,
+    FACT_ENUMS, FLAG_FACTS, MAX_MONEY, NUMERIC_FACTS, TAG_FACTS, RuralGrade, at_most_places, plain_number,
 )
 from app.rural.scorecard import Band, Group, Rule, Scorecard, ScorecardError, Veto
 
@@ -176,7 +176,7 @@ def _number(value: Any, where: str, *, limit: Decimal = POINTS_LIMIT, places: in
         raise ScorecardError(where, "必须是有限数字")
     if number.copy_abs() > limit:
         raise ScorecardError(where, f"应在 -{plain_number(limit)} 到 {plain_number(limit)} 之间")
-    if number != number.quantize(Decimal(1).scaleb(-places)):
+    if not at_most_places(number, places):
         raise ScorecardError(where, f"最多 {places} 位小数")
     return number
 
