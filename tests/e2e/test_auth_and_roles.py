@@ -153,7 +153,7 @@ def test_a_burst_of_parallel_guesses_gets_no_more_passwords_checked_than_the_lim
             return False
 
     outcomes: list[str] = []
-    start = threading.Barrier(10)
+    start = threading.Barrier(10, timeout=30)
 
     def guess(n: int) -> None:
         with app.app_context():

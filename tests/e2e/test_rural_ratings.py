@@ -278,12 +278,18 @@ def two_villages(rural, village):
     return village, village[:-1] + "2"  # the factory's county has villages 001 and 002
 
 
+def move(client, officer, household, village: str) -> None:
+    """The officer moves the household to ``village`` (PATCH), and it is moved."""
+    moved = client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": village})
+    assert moved.status_code == 200 and moved.json["village_code"] == village, moved.json
+
+
 def test_a_rating_confirmed_after_the_household_moved_counts_in_its_new_village(client, rural, officer, two_villages,
                                                                                  clock):
     old, new = two_villages
     household = rural.household(officer, old)
     rating = propose(client, officer, household["id"])
-    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    move(client, officer, household, new)
     clock.advance(days=8)
     assert figures(client, officer.refresh(), new) == (1, 0, "0.00")  # read today, before the confirmation
     confirmed = client.post(f"{API}/ratings/{rating['id']}/confirmation", headers=officer)
@@ -297,7 +303,7 @@ def test_bulk_confirmation_counts_a_household_that_moved_in_its_new_village(clie
     old, new = two_villages
     household = rural.household(officer, old)
     propose(client, officer, household["id"])
-    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    move(client, officer, household, new)
     clock.advance(days=8)
     assert figures(client, officer.refresh(), new) == (1, 0, "0.00")
     assert client.post(f"{API}/ratings/confirmations", headers=officer, json={}).json == {"confirmed": 1}
@@ -309,7 +315,7 @@ def test_withdrawing_a_rating_after_the_household_moved_takes_it_out_of_the_new_
     old, new = two_villages
     household = rural.household(officer, old)
     rating = rural.rated(officer, household["id"], clock)
-    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    move(client, officer, household, new)
     assert figures(client, officer, new) == (1, 1, "0.00")
     withdrawn = client.post(f"{API}/ratings/{rating['id']}/withdrawal", headers=officer, json={})
     assert withdrawn.status_code == 200, withdrawn.json
@@ -321,7 +327,7 @@ def test_rating_a_village_in_bulk_leaves_alone_a_household_that_moved_in_with_it
     old, new = two_villages
     household = rural.household(officer, old)
     propose(client, officer, household["id"])
-    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    move(client, officer, household, new)
     again = client.post(f"{API}/ratings/proposals", headers=officer, json={"village_code": new})
     assert again.json == {"proposed": 0, "skipped": 1}
     clock.advance(days=8)
@@ -338,7 +344,7 @@ def test_a_household_that_moves_takes_its_loans_and_their_npl_to_the_new_village
     loans = f"loan_no,id_number,amount,balance,days_overdue,issued_on\nL1,{number},50000,50000,200,2025-01-01\n"
     assert rural.upload(f"{API}/loans/imports", officer, loans).json["created"] == 1
     assert figures(client, officer, old) == (1, 0, "50000.00")
-    client.patch(f"{API}/households/{household['id']}", headers=officer, json={"village_code": new})
+    move(client, officer, household, new)
     assert figures(client, officer, old) == (0, 0, "0.00")
     assert figures(client, officer, new) == (1, 0, "50000.00")
     assert [loan["village_code"] for loan in client.get(f"{API}/loans", headers=officer).json] == [new]

@@ -161,31 +161,32 @@ def test_cache_fill_never_overwrites_a_newer_status(app, factory):
         assert cache.get(uscc).grade is Grade.A
 
 
+class LateCache:
+    """A status cache whose ``put`` is held back: the pause between one writer's commit and its write."""
+
+    def __init__(self) -> None:
+        self.held: list = []
+
+    def put(self, status) -> None:  # type: ignore[no-untyped-def]
+        self.held.append(status)
+
+
 def test_a_cache_write_that_lands_late_never_undoes_a_grade_committed_after_it(app, factory, client):
     from decimal import Decimal
 
     from app.taxpayers.domain import Grade, State
     from app.taxpayers.service import change_grade
 
-    class LateCache:
-        """The real cache, with ``put`` held back: the pause between one writer's commit and its write."""
-
-        def __init__(self, real):  # type: ignore[no-untyped-def]
-            self.real, self.held = real, []
-
-        def put(self, status):  # type: ignore[no-untyped-def]
-            self.held.append(status)
-
     uscc, me = factory.as_taxpayer("A")
     with app.app_context():
         s = services()
-        late = LateCache(s.status_cache)
+        late = LateCache()
         change_grade(uscc, grade=Grade.D, state=State.NORMAL, score=None, year=2025, reason="直接判级",
                      changed_by="admin1", uow=s.uow(), cache=late, clock=s.clock)  # commits first
         s.clock.advance(seconds=1)
         change_grade(uscc, grade=Grade.B, state=State.NORMAL, score=Decimal("85"), year=2025, reason="复评",
                      changed_by="admin2", uow=s.uow(), cache=s.status_cache, clock=s.clock)  # commits last
-        assert s.status_cache.put_many(late.held) == 0  # the first writer's put arrives last: refused
+        assert len(late.held) == 1 and s.status_cache.put_many(late.held) == 0  # it arrives last: refused
         assert s.status_cache.get(uscc).grade is Grade.B
     assert client.get("/api/v1/me/code", headers=me).json["color"] == "silver"
 
@@ -195,13 +196,6 @@ def test_an_import_that_regrades_a_taxpayer_outranks_an_earlier_change_whose_wri
 
     from app.taxpayers.domain import Grade, State
     from app.taxpayers.service import change_grade
-
-    class LateCache:
-        def __init__(self):  # type: ignore[no-untyped-def]
-            self.held = []
-
-        def put(self, status):  # type: ignore[no-untyped-def]
-            self.held.append(status)
 
     uscc, me = factory.as_taxpayer("A")
     late = LateCache()
@@ -215,7 +209,7 @@ def test_an_import_that_regrades_a_taxpayer_outranks_an_earlier_change_whose_wri
     assert report["changed"] == 1
     with app.app_context():
         cache = services().status_cache
-        assert cache.put_many(late.held) == 0 and cache.get(uscc).grade is Grade.B
+        assert len(late.held) == 1 and cache.put_many(late.held) == 0 and cache.get(uscc).grade is Grade.B
     assert client.get("/api/v1/me/code", headers=me).json["color"] == "silver"
 
 

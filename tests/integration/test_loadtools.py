@@ -127,9 +127,8 @@ def test_the_login_stream_keeps_to_its_schedule_and_reports_the_rate_it_achieved
     # paced, not flooded: within a second at 20/s the four senders send at most 20 + 4 log-ins,
     # whatever the stand-in's speed (a slow machine only sends fewer)
     assert 1 <= len(received) <= 24
-    assert logins.seconds >= 1.0
-    assert logins.achieved == (logins.ok + logins.failed) / logins.seconds
-    assert logins.achieved <= 24
+    # the rate it reports is what the server received over the time it ran
+    assert logins.ok == len(received) and logins.achieved == len(received) / logins.seconds
 
 
 def test_the_login_stream_counts_refused_log_ins(token_endpoint):

@@ -57,6 +57,22 @@ def tick():
     return sweeper.tick(session_factory=db.session, settings=p.settings, jobs=p.jobs, now=services().clock.now())
 
 
+def withdraw_before_writing(policy_id, monkeypatch) -> list[int]:
+    """Staff withdraw the policy just before fanout's first ``write_deliveries`` (after the policy
+    was read as live); returns the list that records the withdrawal."""
+    real, withdrawn = fanout.write_deliveries, []
+
+    def withdraw_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not withdrawn:
+            s = services()
+            service.delete_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock)
+            withdrawn.append(policy_id)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fanout, "write_deliveries", withdraw_first)
+    return withdrawn
+
+
 def test_fanout_runs_in_chunk_jobs_not_one_job_per_taxpayer(ctx, factory):
     tune(chunk_size=3)
     for grade in "DDDDDDDAAA":
@@ -366,16 +382,7 @@ def test_a_policy_withdrawn_while_a_chunk_is_matched_reaches_nobody_from_that_ch
     service.publish_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock, jobs=jobs)
     fanout.plan_fanout(policy_id, session_factory=db.session, settings=p.settings, jobs=jobs, now=s.clock.now())
     (chunk_id,) = [args[0] for name, args in jobs.calls if name == fanout.MATCH_JOB]
-    real = fanout.write_deliveries
-    withdrawn: list[int] = []
-
-    def withdraw_first(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if not withdrawn:  # staff withdraw it after the chunk read it as published, before it writes
-            service.delete_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock)
-            withdrawn.append(policy_id)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(fanout, "write_deliveries", withdraw_first)
+    withdrawn = withdraw_before_writing(policy_id, monkeypatch)  # after the chunk read it as published
     assert fanout.match_chunk(chunk_id, session_factory=db.session, settings=p.settings, jobs=jobs,
                               now=s.clock.now()) == 0
     assert withdrawn and rows(policy_id=policy_id) == []
@@ -389,19 +396,10 @@ def test_a_policy_withdrawn_while_a_taxpayer_is_re_matched_does_not_reach_it(ctx
     policy_id = new_policy(title="错误政策（将撤回）")
     publish(policy_id)
     assert rows(policy_id=policy_id) == []  # nobody red yet
-    real = fanout.write_deliveries
-    withdrawn: list[int] = []
-
-    def withdraw_first(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if not withdrawn:  # withdrawn after the re-match read it as live, before it writes
-            service.delete_policy(policy_id, by="admin", uow=s.uow(), clock=s.clock)
-            withdrawn.append(policy_id)
-        return real(*args, **kwargs)
-
     with db.session() as session:  # turned red (the GradeChanged subscriber runs rematch_taxpayer)
         session.get(Taxpayer, uscc).grade = "D"
         session.commit()
-    monkeypatch.setattr(fanout, "write_deliveries", withdraw_first)
+    withdrawn = withdraw_before_writing(policy_id, monkeypatch)  # after the re-match read it as live
     assert fanout.rematch_taxpayer(uscc, session_factory=db.session, settings=p.settings, jobs=p.jobs,
                                    now=s.clock.now()) == []
     assert withdrawn and rows(policy_id=policy_id) == []

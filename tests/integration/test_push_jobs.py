@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db, redis_store
 from app.push import service
+from app.push.fanout import MATCH_JOB
 from app.push.models import Delivery, FanoutChunk
 from app.push.settings import RqJobs, push
 from app.services import services
@@ -56,11 +57,11 @@ def test_a_webhook_send_job_may_run_as_long_as_its_lease_before_rq_stops_it(app)
         jobs, settings = build_push(app).jobs, push().settings
         jobs._queue = lambda: queue  # the app's own RqJobs, on a queue the test can read
         jobs.enqueue_many(SEND_JOB, [([1, 2],)])
-        jobs.enqueue_many("workers.push.match_chunk", [(1,)])
+        jobs.enqueue_many(MATCH_JOB, [(1,)])
     try:
         timeouts = {job.func_name: job.timeout for job in queue.jobs}
         lease = settings.send_lease(settings.webhook_batch).total_seconds()  # 200 × 5 s + 120 s by default
-        assert timeouts == {SEND_JOB: int(lease), "workers.push.match_chunk": RqJobs.JOB_TIMEOUT}
+        assert timeouts == {SEND_JOB: int(lease), MATCH_JOB: RqJobs.JOB_TIMEOUT}
         assert timeouts[SEND_JOB] > RqJobs.JOB_TIMEOUT
     finally:
         queue.empty()

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.push import fanout, service, sweeper
 from app.push.delivery import send_webhooks
 from app.push.models import Delivery
-from app.push.settings import RecordingJobs, push
+from app.push.settings import SEND_JOB, RecordingJobs, push
 from app.push.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, GatewayResult, HttpGateway, verify_signature
 from app.services import services
 
@@ -249,7 +249,7 @@ def queued_webhook_ids(factory, taxpayers):
     fanout.plan_fanout(pid, session_factory=db.session, settings=p.settings, jobs=jobs, now=s.clock.now())
     for _func, (chunk_id,) in [call for call in jobs.calls if call[0] == fanout.MATCH_JOB]:
         fanout.match_chunk(chunk_id, session_factory=db.session, settings=p.settings, jobs=jobs, now=s.clock.now())
-    return [i for func, args in jobs.calls if func == "workers.push.send_webhooks" for i in args[0]]
+    return [i for func, args in jobs.calls if func == SEND_JOB for i in args[0]]
 
 
 def send(ids, *, session_factory=db.session):

@@ -13,7 +13,8 @@ from loadtests.processes import gunicorn_settings
 
 @pytest.fixture(autouse=True)
 def _no_overrides(monkeypatch):
-    for name in ("SHUIMA_WEB_WORKER_CLASS", "SHUIMA_WEB_WORKERS", "SHUIMA_WEB_THREADS", "SHUIMA_WEB_BIND"):
+    for name in ("SHUIMA_WEB_WORKER_CLASS", "SHUIMA_WEB_WORKERS", "SHUIMA_WEB_THREADS", "SHUIMA_WEB_BIND",
+                 "SHUIMA_WEB_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
 
 
