@@ -73,6 +73,7 @@ set, and a fresh SQLite file unless --database-url is given (its tables are drop
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -372,13 +373,12 @@ class LoginStream:
         self.port, self.usernames, self.password, self.rate = port, usernames, password, rate
         self.ok = self.failed = 0
         self.seconds = 0.0
+        self._started = 0.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def _send(self, index: int) -> None:
-        import http.client
-
         period = self.SENDERS / self.rate
         due = time.monotonic() + index / self.rate
         n = index
