@@ -537,7 +537,12 @@ def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None],
                           rate=PACED_SHARE * verified.rps)
     fetched = bench.measure(bench.service_port, "/api/v1/me/code", what=f"{label}code fetch", data=fetch,
                             expect='"token":')
-    figures = {"hello": hello, "verify": verified, "paced": paced, "code": fetched}
+    # The floors (loadtests/hello.py): bare Flask making only the I/O each route cannot do without.
+    code_floor = bench.measure(bench.hello_port, "/floor/code", what=f"{label}code fetch floor", expect='"cached"')
+    verify_floor = bench.measure(bench.hello_port, "/floor/verification", what=f"{label}verification floor",
+                                 expect='"cached"')
+    figures = {"hello": hello, "verify": verified, "paced": paced, "code": fetched,
+               "code floor": code_floor, "verification floor": verify_floor}
     login_rate = bench.args.login_rate
     if login_rate:
         from loadtests.seed import read_password, taxpayer_username
@@ -572,6 +577,13 @@ def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None],
             also(fetched, "hello"), fetched.rps / hello.rps,
             f"≥ {CODE_RATIO:g}×", fetched.rps >= CODE_RATIO * hello.rps and fetched.bad == 0),
     ]
+    for name, floor, service, needs in (
+            ("verification", verify_floor, verified, "one pipelined Redis round trip + one committed INSERT"),
+            ("code fetch", code_floor, fetched, "one Redis round trip")):
+        rows.append(Row(f"{label}{name} floor: bare Flask, {needs} (info{', ' + rounds if rounds else ''})",
+                        f"{floor.rps:,.0f} req/s",
+                        also(floor, f"hello; the service reaches {service.rps / floor.rps:.0%} of it"),
+                        floor.rps / hello.rps))
     # Hello's CPU per request over the service's: what the throughput ratio would be if both were
     # CPU-bound and evenly split; a lopsided split moves it far less than it moves throughput.
     for name, m in (("verification", verified), ("code fetch", fetched)):

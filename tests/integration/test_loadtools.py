@@ -140,3 +140,42 @@ def test_the_login_stream_counts_refused_log_ins(token_endpoint):
         while len(received) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
     assert logins.failed == len(received) >= 2 and logins.ok == 0
+
+
+@pytest.fixture
+def floors(redis_url: str, tmp_path, monkeypatch) -> Iterator[tuple[object, object]]:
+    """The yardstick app with a Redis of its own keys and a SQLite file of its own."""
+    import redis as redis_lib
+
+    from loadtests import hello
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'floor.db'}")
+    hello._redis.cache_clear()
+    hello._engine.cache_clear()
+    client = redis_lib.Redis.from_url(redis_url)
+    try:
+        yield hello, hello.app.test_client()
+    finally:
+        client.delete(*(client.keys("{floor*") or ["{floor}:none"]))
+        hello._redis.cache_clear()
+        hello._engine.cache_clear()
+
+
+def test_the_code_floor_reads_the_shared_cache_and_fills_a_key_once(floors):
+    hello, client = floors
+    first = [client.get("/floor/code").json["cached"] for _ in range(hello._KEYS)]
+    again = [client.get("/floor/code").json["cached"] for _ in range(3)]
+    assert first.count(False) == hello._KEYS  # every key missed once and was filled
+    assert again == [True, True, True]
+    assert len(hello._redis().get("{floor:0}:code")) == 650
+
+
+def test_the_verification_floor_counts_and_commits_one_audit_row_per_request(floors):
+    hello, client = floors
+    answers = [client.get("/floor/verification").json for _ in range(5)]
+    assert [a["count"] for a in answers] == [1, 2, 3, 4, 5]
+    with hello._engine().connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(hello._floor_audit)).scalar_one()
+    assert rows == 5
+    assert client.get("/hello").json == {"hello": "world"}
