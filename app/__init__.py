@@ -18,6 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from app.errors import DomainError, RateLimited, error_payload
     from app.events import bus, enqueue_delivery
     from app.extensions import api, db, redis_store
+    from app.codes.front import CodeFetchFront
     from app.ops.access_log import init_access_log
     from app.ops.input_guard import init_input_guard
     from app.ops.logging import configure_logging
@@ -87,6 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     register_push(app)
     init_metrics(app)
     init_access_log(app)
+    app.wsgi_app = CodeFetchFront(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -9,7 +9,7 @@ sees only its own code) is then checked by the view or service from that princip
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import jwt
 from flask import g, request
@@ -17,6 +17,9 @@ from flask_smorest import Blueprint
 
 from app.accounts.domain import Principal, Role
 from app.errors import Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 
 def requires(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -39,13 +42,17 @@ def requires(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 def authenticate() -> Principal:
     from app.services import services
 
-    header = request.headers.get("Authorization", "")
+    return read_bearer(request.headers.get("Authorization", ""), services())
+
+
+def read_bearer(header: str, services: Services) -> Principal:
+    """The caller named by an ``Authorization: Bearer`` header; raises ``Unauthenticated``
+    (the views through ``requires``, and the code-fetch front in ``app.codes.front``)."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("missing bearer token (Authorization: Bearer <access_token>)")
     try:
-        s = services()
-        return s.tokens.read(token.strip(), now=s.clock.now())
+        return services.tokens.read(token.strip(), now=services.clock.now())
     except (jwt.InvalidTokenError, KeyError, ValueError):
         raise Unauthenticated("invalid or expired access token") from None
 

@@ -15,7 +15,7 @@ from app.codes.schemas import (
 from app.codes.service import IssuedCode, badge_png, issue_code, verify_code
 from app.fastpath import documented_arguments, json_body
 from app.fields import local_iso
-from app.services import services
+from app.services import Services, services
 from app.taxpayers.domain import mask_company_name, mask_uscc
 
 blp = Blueprint("codes", __name__, url_prefix="/api/v1", description="Color codes and counter verification")
@@ -28,10 +28,23 @@ def _plain_token_body(body: object) -> bool:
             and 0 < len(token) <= 4096)
 
 
-def _my_code() -> IssuedCode:
-    s = services()
-    return issue_code(my_uscc(), uow=s.uow(), status_cache=s.status_cache, codes=s.codes, keyring=s.keyring,
+def code_for(uscc: str, s: Services) -> IssuedCode:
+    """The taxpayer's live code (this route, the badge, and the code-fetch front in ``app.codes.front``)."""
+    return issue_code(uscc, uow=s.uow(), status_cache=s.status_cache, codes=s.codes, keyring=s.keyring,
                       clock=s.clock, settings=s.code_settings)
+
+
+def code_answer(code: IssuedCode) -> dict[str, object]:
+    """``GET /me/code``'s answer, built by hand (same fields and formats as CodeSchema, which
+    documents it): marshmallow serialisation was a fifth of a warm fetch's CPU (docs/performance.md)."""
+    return {"token": code.token, "grade": code.status.grade.value if code.status.grade else None,
+            "color": code.color.value, "state": code.status.state.value,
+            "issued_at": local_iso(code.issued_at), "expires_at": local_iso(code.expires_at),
+            "refresh_in": code.refresh_in}
+
+
+def _my_code() -> IssuedCode:
+    return code_for(my_uscc(), services())
 
 
 @blp.route("/me/code")
@@ -40,13 +53,7 @@ class MyCode(MethodView):
     @blp.response(200, CodeSchema)
     def get(self) -> Response:
         """The caller's live color code (fetch again after ``refresh_in`` seconds)"""
-        code = _my_code()
-        # Built by hand (same fields and formats as CodeSchema, which documents it): marshmallow
-        # serialisation was a fifth of a warm fetch's CPU (docs/performance.md).
-        return jsonify({"token": code.token, "grade": code.status.grade.value if code.status.grade else None,
-                        "color": code.color.value, "state": code.status.state.value,
-                        "issued_at": local_iso(code.issued_at), "expires_at": local_iso(code.expires_at),
-                        "refresh_in": code.refresh_in})
+        return jsonify(code_answer(_my_code()))
 
 
 @blp.route("/me/code.png")

@@ -10,6 +10,7 @@ import logging
 
 from flask import Flask, Response, g, request
 
+from app.accounts.domain import Principal
 from app.ops.metrics import request_seconds
 
 log = logging.getLogger("shuima.access")
@@ -20,19 +21,22 @@ def init_access_log(app: Flask) -> None:
 
     @app.after_request
     def _log(response: Response) -> Response:
-        # Checked first: with the level above INFO a request pays for nothing else here.
-        if not log.isEnabledFor(logging.INFO):
-            return response
-        elapsed = request_seconds()
-        principal = g.get("principal")
-        method, path, status = request.method, request.path, response.status_code
-        log.info(
-            "%s %s %s", method, path, status,
-            extra={
-                "method": method, "path": path, "status": status,
-                "duration_ms": round(elapsed * 1000, 2) if elapsed is not None else None,
-                "role": principal.role.value if principal else None,
-                "user_id": principal.user_id if principal else None,
-            },
-        )
+        write_access_line(request.method, request.path, response.status_code, request_seconds(),
+                          g.get("principal"))
         return response
+
+
+def write_access_line(method: str, path: str, status: int, elapsed: float | None,
+                      principal: Principal | None) -> None:
+    """The request's line (the Flask hook and the code-fetch front); nothing at all above INFO."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    log.info(
+        "%s %s %s", method, path, status,
+        extra={
+            "method": method, "path": path, "status": status,
+            "duration_ms": round(elapsed * 1000, 2) if elapsed is not None else None,
+            "role": principal.role.value if principal else None,
+            "user_id": principal.user_id if principal else None,
+        },
+    )

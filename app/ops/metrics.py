@@ -27,30 +27,34 @@ def request_seconds() -> float | None:
     return None if started is None else time.perf_counter() - started
 
 
-def init_metrics(app: Flask) -> None:
-    # Label children by label values: ``labels()`` validates and locks on every call, and in
-    # multiprocess mode (PROMETHEUS_MULTIPROC_DIR) each child is an mmap-backed value; the
-    # routes are few, so the caches stay small.
-    counters: dict[tuple[str, str, int], Any] = {}
-    timers: dict[tuple[str, str], Any] = {}
+# Label children by label values: ``labels()`` validates and locks on every call, and in
+# multiprocess mode (PROMETHEUS_MULTIPROC_DIR) each child is an mmap-backed value; the routes are
+# few, so the caches stay small.
+_counters: dict[tuple[str, str, int], Any] = {}
+_timers: dict[tuple[str, str], Any] = {}
 
+
+def observe(method: str, endpoint: str, status: int, elapsed: float | None) -> None:
+    """Count one answered request and record its latency (the Flask hooks and the code-fetch front)."""
+    if elapsed is not None:
+        timer = _timers.get((method, endpoint))
+        if timer is None:
+            timer = _timers[(method, endpoint)] = LATENCY.labels(method, endpoint)
+        timer.observe(elapsed)
+    counter = _counters.get((method, endpoint, status))
+    if counter is None:
+        counter = _counters[(method, endpoint, status)] = REQUESTS.labels(method, endpoint, str(status))
+    counter.inc()
+
+
+def init_metrics(app: Flask) -> None:
     @app.before_request
     def _start_timer() -> None:
         g._started = time.perf_counter()
 
     @app.after_request
     def _record(response: Response) -> Response:
-        method, endpoint, status = request.method, request.endpoint or "unmatched", response.status_code
-        elapsed = request_seconds()
-        if elapsed is not None:
-            timer = timers.get((method, endpoint))
-            if timer is None:
-                timer = timers[(method, endpoint)] = LATENCY.labels(method, endpoint)
-            timer.observe(elapsed)
-        counter = counters.get((method, endpoint, status))
-        if counter is None:
-            counter = counters[(method, endpoint, status)] = REQUESTS.labels(method, endpoint, str(status))
-        counter.inc()
+        observe(request.method, request.endpoint or "unmatched", response.status_code, request_seconds())
         return response
 
     @app.get("/metrics")

@@ -1,6 +1,15 @@
-"""The two hot routes answer by hand-built JSON: same fields and formats as their documented schemas."""
+"""The two hot routes answer by hand-built JSON: same fields and formats as their documented schemas;
+the plain code fetch is answered in front of Flask (``app.codes.front``), everything else by Flask."""
 
 from __future__ import annotations
+
+import json
+import logging
+from contextlib import contextmanager
+from typing import Iterator
+
+import pytest
+from flask import request_started
 
 from app.codes.schemas import CodeSchema, VerificationResultSchema
 from app.extensions import make_redis_client
@@ -53,3 +62,91 @@ def test_verification_body_is_still_documented_by_its_schema(client):
         "$ref": "#/components/schemas/VerifyRequest"}}}, "required": True}
     assert {"200", "422"} <= set(post["responses"])
     assert "VerifyRequest" in client.get("/openapi.json").json["components"]["schemas"]
+
+
+@contextmanager
+def _dispatched_by_flask(app) -> Iterator[list[str]]:
+    """The paths of the requests Flask dispatched meanwhile (its ``request_started`` signal)."""
+    paths: list[str] = []
+
+    def record(sender, **extra):  # type: ignore[no-untyped-def]
+        from flask import request
+
+        paths.append(request.full_path)
+
+    request_started.connect(record, app)
+    try:
+        yield paths
+    finally:
+        request_started.disconnect(record, app)
+
+
+def test_the_plain_code_fetch_is_answered_in_front_of_flask_with_the_same_bytes(app, factory, client):
+    _uscc, headers = factory.as_taxpayer("A")
+    with _dispatched_by_flask(app) as flask_paths:
+        front = client.get("/api/v1/me/code", headers=headers)
+        by_flask = client.get("/api/v1/me/code?via=flask", headers=headers)  # a query string: Flask's
+    assert flask_paths == ["/api/v1/me/code?via=flask"]
+    assert front.status_code == by_flask.status_code == 200
+    assert front.get_data() == by_flask.get_data()  # the same cached code, the same JSON text
+    assert dict(front.headers) == dict(by_flask.headers)
+
+
+@pytest.mark.parametrize("what, kwargs, status", [
+    ("no bearer", {"headers": {}}, 401),
+    ("a bad bearer", {"headers": {"Authorization": "Bearer nonsense"}}, 401),
+    ("a clerk's bearer", {"clerk": True}, 403),
+    ("a body", {"data": b"{}", "content_type": "application/json"}, 200),
+    ("HEAD", {"method": "HEAD"}, 200),
+])
+def test_every_other_code_fetch_goes_to_flask_and_gets_its_usual_answer(app, factory, client, what, kwargs, status):
+    _uscc, headers = factory.as_taxpayer("A")
+    if kwargs.pop("clerk", False):
+        headers = factory.as_clerk()
+    method = kwargs.pop("method", "GET")
+    with _dispatched_by_flask(app) as flask_paths:
+        response = client.open("/api/v1/me/code", method=method, **{"headers": headers, **kwargs})
+    assert flask_paths == ["/api/v1/me/code?"], what
+    assert response.status_code == status, what
+    if status != 200:
+        assert set(response.json) == {"code", "status", "message", "errors"}
+
+
+def test_a_failure_in_front_is_answered_by_flask(app, factory, client, monkeypatch):
+    """Anything raised in front (here a cache read that fails once) hands the request to Flask."""
+    _uscc, headers = factory.as_taxpayer("A")
+    codes = app.extensions["shuima.services"].codes
+    read, calls = codes.read, []
+
+    def fails_once(uscc: str):  # type: ignore[no-untyped-def]
+        calls.append(uscc)
+        if len(calls) == 1:
+            raise RuntimeError("the cache read failed")
+        return read(uscc)
+
+    monkeypatch.setattr(codes, "read", fails_once)
+    with _dispatched_by_flask(app) as flask_paths:
+        response = client.get("/api/v1/me/code", headers=headers)
+    assert flask_paths == ["/api/v1/me/code?"] and len(calls) == 2
+    assert response.status_code == 200 and response.json["color"] == "gold"
+
+
+def test_the_front_writes_the_access_line_and_the_metrics_of_the_view(app, factory, client, caplog):
+    _uscc, headers = factory.as_taxpayer("A")
+    metric = 'shuima_http_requests_total{endpoint="codes.MyCode",method="GET",status="200"}'
+
+    def fetched() -> float:
+        line = [x for x in client.get("/metrics").get_data(as_text=True).splitlines() if x.startswith(metric)]
+        return float(line[0].split()[-1]) if line else 0.0
+
+    before = fetched()
+    with caplog.at_level(logging.INFO, logger="shuima.access"), _dispatched_by_flask(app) as flask_paths:
+        client.get("/api/v1/me/code", headers=headers)
+    assert flask_paths == []
+    assert fetched() == before + 1
+    (record,) = [r for r in caplog.records if r.name == "shuima.access" and r.path == "/api/v1/me/code"]
+    assert (record.method, record.path, record.status, record.role) == ("GET", "/api/v1/me/code", 200, "taxpayer")
+    assert record.user_id == app.extensions["shuima.services"].tokens.read(
+        headers["Authorization"].split()[1], now=app.extensions["shuima.services"].clock.now()).user_id
+    assert record.duration_ms >= 0
+    assert json.loads(client.get("/api/v1/me/code", headers=headers).get_data())["color"] == "gold"
