@@ -11,7 +11,9 @@ can only add time.
 
 ``--without`` takes hooks out of the service app to see what each costs, measured in the same
 run as the full app (rows "full", "without <hook>" for each, and all of them together):
-``access_log``, ``input_guard``, ``metrics``.
+``access_log``, ``input_guard``, ``metrics`` (Flask's hooks: they no longer run for the plain
+code fetch, which ``app.codes.front`` answers in front of Flask with the same access line and
+metrics), and ``front`` (every request through Flask, the code fetch as it was before the front).
 Nothing else changes, so the difference is that hook's cost in context (a hook measured alone
 in a loop looks cheaper: its code and data stay in the CPU caches).
 
@@ -32,7 +34,8 @@ from typing import Any, Callable
 
 from loadtests.scratch import scratch
 
-HOOKS = {"access_log": "_log", "input_guard": "_refuse_unusable_input", "metrics": ("_start_timer", "_record")}
+HOOKS = {"access_log": "_log", "input_guard": "_refuse_unusable_input", "metrics": ("_start_timer", "_record"),
+         "front": ()}
 
 
 def _environ(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> dict[str, Any]:
@@ -62,13 +65,20 @@ def _caller(app: Callable, environ: dict[str, Any]) -> Callable[[], None]:
 
 def _without(app: Any, hooks: list[str]) -> Callable[[], None]:
     """Take ``hooks`` out of ``app``; returns a function that puts them back."""
+    from app.codes.front import CodeFetchFront
+
     names = {n for h in hooks for n in ((HOOKS[h],) if isinstance(HOOKS[h], str) else HOOKS[h])}
     before, after = list(app.before_request_funcs[None]), list(app.after_request_funcs[None])
     app.before_request_funcs[None] = [f for f in before if f.__name__ not in names]
     app.after_request_funcs[None] = [f for f in after if f.__name__ not in names]
+    wsgi_app = app.wsgi_app
+    if "front" in hooks:
+        assert isinstance(wsgi_app, CodeFetchFront)
+        app.wsgi_app = wsgi_app.inner
 
     def restore() -> None:
         app.before_request_funcs[None], app.after_request_funcs[None] = before, after
+        app.wsgi_app = wsgi_app
 
     return restore
 

@@ -21,8 +21,13 @@ LATENCY = Histogram(
 )
 
 
+def start_timer(at: float | None = None) -> None:
+    """Start this request's timer (``time.perf_counter()``; ``at`` for a request that began earlier)."""
+    g._started = time.perf_counter() if at is None else at
+
+
 def request_seconds() -> float | None:
-    """Seconds since this request started (the timer ``init_metrics`` starts), or None."""
+    """Seconds since this request's timer started (``start_timer``), or None."""
     started = g.get("_started")
     return None if started is None else time.perf_counter() - started
 
@@ -50,7 +55,7 @@ def observe(method: str, endpoint: str, status: int, elapsed: float | None) -> N
 def init_metrics(app: Flask) -> None:
     @app.before_request
     def _start_timer() -> None:
-        g._started = time.perf_counter()
+        start_timer()
 
     @app.after_request
     def _record(response: Response) -> Response:

@@ -98,12 +98,14 @@ def test_the_plain_code_fetch_is_answered_in_front_of_flask_with_the_same_bytes(
     ("a clerk's bearer", {"clerk": True}, 403),
     ("a body", {"data": b"{}", "content_type": "application/json"}, 200),
     ("HEAD", {"method": "HEAD"}, 200),
+    ("a chunked body", {"extra": {"Transfer-Encoding": "chunked"}}, 200),
 ])
 def test_every_other_code_fetch_goes_to_flask_and_gets_its_usual_answer(app, factory, client, what, kwargs, status):
     _uscc, headers = factory.as_taxpayer("A")
     if kwargs.pop("clerk", False):
         headers = factory.as_clerk()
     method = kwargs.pop("method", "GET")
+    headers = {**headers, **kwargs.pop("extra", {})}
     with _dispatched_by_flask(app) as flask_paths:
         response = client.open("/api/v1/me/code", method=method, **{"headers": headers, **kwargs})
     assert flask_paths == ["/api/v1/me/code?"], what
@@ -112,38 +114,89 @@ def test_every_other_code_fetch_goes_to_flask_and_gets_its_usual_answer(app, fac
         assert set(response.json) == {"code", "status", "message", "errors"}
 
 
-def test_a_failure_in_front_is_answered_by_flask(app, factory, client, monkeypatch):
-    """Anything raised in front (here a cache read that fails once) hands the request to Flask."""
+def _counted(metric: str, client) -> float:  # type: ignore[no-untyped-def]
+    lines = [x for x in client.get("/metrics").get_data(as_text=True).splitlines() if x.startswith(metric)]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+def test_an_error_of_the_use_case_is_answered_by_flask_without_running_it_again(app, factory, client, monkeypatch,
+                                                                                caplog):
+    """Flask's 500: its error shape, its log of the exception, one access line, the view's counter."""
     _uscc, headers = factory.as_taxpayer("A")
     codes = app.extensions["shuima.services"].codes
-    read, calls = codes.read, []
+    calls = []
 
-    def fails_once(uscc: str):  # type: ignore[no-untyped-def]
+    def fails(uscc: str):  # type: ignore[no-untyped-def]
         calls.append(uscc)
-        if len(calls) == 1:
-            raise RuntimeError("the cache read failed")
-        return read(uscc)
+        raise RuntimeError("the cache read failed")
 
-    monkeypatch.setattr(codes, "read", fails_once)
+    monkeypatch.setattr(codes, "read", fails)
+    metric = 'shuima_http_requests_total{endpoint="codes.MyCode",method="GET",status="500"}'
+    before = _counted(metric, client)
+    with caplog.at_level(logging.INFO), _dispatched_by_flask(app) as flask_paths:
+        response = client.get("/api/v1/me/code", headers=headers)
+    assert response.status_code == 500 and set(response.json) == {"code", "status", "message", "errors"}
+    assert len(calls) == 1 and flask_paths == []
+    assert _counted(metric, client) == before + 1
+    access = [r for r in caplog.records if r.name == "shuima.access" and r.path == "/api/v1/me/code"]
+    assert [(r.status, r.role) for r in access] == [(500, "taxpayer")] and access[0].duration_ms >= 0
+    (logged,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert logged.getMessage() == "Exception on /api/v1/me/code [GET]"
+    traceback = logged.exc_text or logging.Formatter().formatException(logged.exc_info)  # type: ignore[arg-type]
+    assert "RuntimeError: the cache read failed" in traceback
+
+
+def test_a_domain_error_of_the_use_case_gets_its_handlers_answer_once(app, factory, client, monkeypatch):
+    from app.codes import front
+    from app.errors import NotFound
+
+    _uscc, headers = factory.as_taxpayer("A")
+    calls = []
+
+    def no_record(uscc: str, services):  # type: ignore[no-untyped-def]
+        calls.append(uscc)
+        raise NotFound("no taxpayer record for 9133****")
+
+    monkeypatch.setattr(front, "code_for", no_record)
+    response = client.get("/api/v1/me/code", headers=headers)
+    assert response.status_code == 404 and response.json["message"] == "no taxpayer record for 9133****"
+    assert len(calls) == 1
+
+
+def test_only_a_taxpayers_bearer_is_answered_in_front(app, factory, client):
+    """Even a token of another role that names a USCC goes to Flask, which refuses it (403)."""
+    from dataclasses import replace
+
+    from app.accounts.domain import Role
+
+    uscc, headers = factory.as_taxpayer("A")
+    s = app.extensions["shuima.services"]
+    taxpayer = s.tokens.read(headers["Authorization"].split()[1], now=s.clock.now())
+    clerk_with_uscc = s.tokens.issue(replace(taxpayer, role=Role.CLERK), now=s.clock.now())
+    assert s.tokens.read(clerk_with_uscc, now=s.clock.now()).uscc == uscc
+    with _dispatched_by_flask(app) as flask_paths:
+        response = client.get("/api/v1/me/code", headers={"Authorization": f"Bearer {clerk_with_uscc}"})
+    assert flask_paths == ["/api/v1/me/code?"] and response.status_code == 403
+
+
+def test_a_bearer_the_front_accepted_is_refused_once_it_expires(app, factory, client, clock):
+    _uscc, headers = factory.as_taxpayer("A")
+    assert client.get("/api/v1/me/code", headers=headers).status_code == 200
+    clock.advance(hours=2)
     with _dispatched_by_flask(app) as flask_paths:
         response = client.get("/api/v1/me/code", headers=headers)
-    assert flask_paths == ["/api/v1/me/code?"] and len(calls) == 2
-    assert response.status_code == 200 and response.json["color"] == "gold"
+    assert flask_paths == ["/api/v1/me/code?"] and response.status_code == 401
 
 
 def test_the_front_writes_the_access_line_and_the_metrics_of_the_view(app, factory, client, caplog):
     _uscc, headers = factory.as_taxpayer("A")
     metric = 'shuima_http_requests_total{endpoint="codes.MyCode",method="GET",status="200"}'
 
-    def fetched() -> float:
-        line = [x for x in client.get("/metrics").get_data(as_text=True).splitlines() if x.startswith(metric)]
-        return float(line[0].split()[-1]) if line else 0.0
-
-    before = fetched()
+    before = _counted(metric, client)
     with caplog.at_level(logging.INFO, logger="shuima.access"), _dispatched_by_flask(app) as flask_paths:
         client.get("/api/v1/me/code", headers=headers)
     assert flask_paths == []
-    assert fetched() == before + 1
+    assert _counted(metric, client) == before + 1
     (record,) = [r for r in caplog.records if r.name == "shuima.access" and r.path == "/api/v1/me/code"]
     assert (record.method, record.path, record.status, record.role) == ("GET", "/api/v1/me/code", 200, "taxpayer")
     assert record.user_id == app.extensions["shuima.services"].tokens.read(
