@@ -25,7 +25,8 @@ from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, insert
+from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, insert, inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 app = Flask(__name__)
 
@@ -53,7 +54,11 @@ def _engine() -> Any:
     from app.db import make_engine
 
     engine = make_engine(os.environ["DATABASE_URL"])
-    _floor_audit.create(engine, checkfirst=True)
+    try:
+        _floor_audit.create(engine, checkfirst=True)
+    except SQLAlchemyError:  # another worker created it between the check and the CREATE
+        if not inspect(engine).has_table(_floor_audit.name):
+            raise
     return engine
 
 

@@ -179,3 +179,21 @@ def test_the_verification_floor_counts_and_commits_one_audit_row_per_request(flo
         rows = conn.execute(select(func.count()).select_from(hello._floor_audit)).scalar_one()
     assert rows == 5
     assert client.get("/hello").json == {"hello": "world"}
+
+
+def test_the_floor_table_made_by_another_worker_meanwhile_is_used(floors, monkeypatch):
+    """Each gunicorn worker makes the table on its first request: losing that race is no error."""
+    import os
+
+    from sqlalchemy.exc import OperationalError
+
+    from app.db import make_engine
+
+    hello, client = floors
+    hello._floor_audit.create(make_engine(os.environ["DATABASE_URL"]))
+
+    def too_late(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("CREATE TABLE bench_floor_audit", {}, Exception("table already exists"))
+
+    monkeypatch.setattr(hello._floor_audit, "create", too_late)
+    assert client.get("/floor/verification").json["count"] == 1
