@@ -6,7 +6,8 @@ the same run on the same machine, so the targets hold whatever else the machine 
 Beside ``/hello`` it serves two *floors*: bare Flask endpoints that make only the I/O a hot
 route cannot do without, with the service's own Redis client and database engine settings
 (``REDIS_URL``, ``DATABASE_URL``) and nothing else — no auth, no token, no logging, no metrics.
-Whatever the service's code does, it cannot be faster than its floor on the same machine:
+No Flask view of the route can be faster than its floor on the same machine (only a layer that
+skips Flask itself could, as ``app.codes.front`` does for the code fetch):
 
 - ``/floor/code``: one Redis round trip (a code fetch must read the taxpayer's held code and
   current status from the shared cache: a grade change shows at once on every host);
