@@ -50,6 +50,25 @@ def test_grades_import_reports_bad_lines_and_totals(app, tmp_path: Path):
     assert "2 rows, 1 created, 0 changed, 0 unchanged, 0 skipped (older year or held), 1 rejected" in result.output
 
 
+def test_grades_import_names_each_held_line_and_counts_it_skipped(app, factory, client, clock, tmp_path: Path):
+    from app.taxpayers.importer import HELD_REASON
+
+    uscc = make_uscc(2)
+    annual = tmp_path / "annual.csv"
+    annual.write_text(f"uscc,name,grade,year\n{uscc},甲有限公司,B,2025\n", encoding="utf-8")
+    assert run(app, "grades", "import", str(annual)).exit_code == 0
+    clock.advance(minutes=5)
+    admin = factory.as_admin()
+    direct_d = {"grade": "D", "year": 2025, "reason": "直接判级"}
+    assert client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=admin, json=direct_d).status_code == 200
+    clock.advance(minutes=5)
+    again = run(app, "grades", "import", str(annual))
+    assert again.exit_code == 0, again.output
+    assert f"line 2: held, {HELD_REASON}" in again.output
+    assert "1 rows, 0 created, 0 changed, 0 unchanged, 1 skipped (older year or held), 0 rejected" in again.output
+    assert client.get(f"/api/v1/taxpayers/{uscc}", headers=admin).json["grade"] == "D"
+
+
 def test_keys_rotate_publishes_a_second_key(app, client):
     run(app, "keys", "rotate")
     result = run(app, "keys", "rotate")
