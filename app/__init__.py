@@ -35,10 +35,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.session_interface = NoCookieSession()
     init_input_guard(app)  # before any blueprint adds a rule: it replaces the int converter
     app.config.update(settings)
-    if settings["PROXY_HOPS"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["PROXY_HOPS"], x_proto=settings["PROXY_HOPS"])
     app.config.update(
         API_TITLE="Shuima 税码 API",
         API_VERSION="v1",
@@ -89,6 +85,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     init_metrics(app)
     init_access_log(app)
     app.wsgi_app = CodeFetchFront(app, app.wsgi_app)  # type: ignore[method-assign]
+    if settings["PROXY_HOPS"]:  # outermost: the front's error answers see the client's address too
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["PROXY_HOPS"], x_proto=settings["PROXY_HOPS"])
     return app
 
 

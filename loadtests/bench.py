@@ -50,7 +50,11 @@ split than throughput (not immune: a round where one worker holds every connecti
 to cost more CPU per request, probably its threads contending for the GIL; the split column shows
 when that happened).
 Each round's figures go to stderr as it finishes. With the defaults the HTTP rows take about
-2.5 minutes (5 measurements × (2 s + 3 × 10 s)).
+3.7 minutes (7 measurements × (2 s + 3 × 10 s)).
+
+Two *floor* rows (``loadtests/hello.py``) measure, on the hello server, bare Flask making only
+the I/O a code fetch (one Redis round trip) or a verification (a pipelined round trip and a
+committed audit ``INSERT``) cannot do without; each shows the service's share of its floor.
 
 The per-clerk verification limit (``SHUIMA_VERIFY_RATE_LIMIT``, 120/min) is raised for the run:
 wrk replays the 1,000 seeded clerks' credentials at hundreds of requests per second. The
@@ -62,7 +66,7 @@ log-ins a second (seeded accounts, the production argon2id cost) run beside it, 
 hour of the capacity model, where password hashing is most of the work. It shows what the
 worker class does to the verification tail when slow, CPU-heavy requests share the workers.
 
-``--configs`` measures hello, verification and code fetch under several gunicorn worker
+``--configs`` measures hello, verification, code fetch and the floors under several gunicorn worker
 settings (``class:workers:threads``) instead of the full run; that is how the production
 settings in ``gunicorn.conf.py`` were chosen (docs/performance.md).
 

@@ -52,9 +52,10 @@ def _redis() -> Any:
 
 @cache
 def _engine() -> Any:
+    from app.config import normalize_database_url
     from app.db import make_engine
 
-    engine = make_engine(os.environ["DATABASE_URL"])
+    engine = make_engine(normalize_database_url(os.environ["DATABASE_URL"]))
     try:
         _floor_audit.create(engine, checkfirst=True)
     except SQLAlchemyError:  # another worker created it between the check and the CREATE
@@ -63,16 +64,17 @@ def _engine() -> Any:
     return engine
 
 
-def _key() -> str:
+def _keys() -> tuple[str, str]:
+    """The next of ``_KEYS`` code and status key pairs, hash-tagged as the service's are."""
     n = next(_next) % _KEYS
-    return f"{{floor:{n}}}:code"
+    return f"{{floor:{n}}}:code", f"{{floor:{n}}}:status"
 
 
-def _fill_on_miss(key: str, code: bytes | None) -> bool:
+def _fill_on_miss(keys: tuple[str, str], code: bytes | None) -> bool:
     """Store a code- and status-sized pair on the first miss, so that later reads carry what the
     service's do (≈650 and ≈290 bytes); a miss costs one more round trip, once per key."""
     if code is None:
-        _redis().mset({key: b"c" * 650, key.replace(":code", ":status"): b"s" * 290})
+        _redis().mset({keys[0]: b"c" * 650, keys[1]: b"s" * 290})
     return code is not None
 
 
@@ -85,19 +87,19 @@ def hello() -> dict[str, str]:
 @app.get("/floor/code")
 def floor_code() -> dict[str, Any]:
     """The least a code fetch does: one read of the shared cache (two keys, one ``MGET``)."""
-    key = _key()
-    code, _status = _redis().mget(key, key.replace(":code", ":status"))
-    return {"hello": "world", "cached": _fill_on_miss(key, code)}
+    keys = _keys()
+    code, _status = _redis().mget(*keys)
+    return {"hello": "world", "cached": _fill_on_miss(keys, code)}
 
 
 @app.get("/floor/verification")
 def floor_verification() -> dict[str, Any]:
     """The least a verification does: one pipelined round trip, then one committed audit row."""
-    key = _key()
+    keys = _keys()
     pipe = _redis().pipeline(transaction=False)
-    pipe.incr("{floor}:limit").expire("{floor}:limit", 60).mget(key, key.replace(":code", ":status"))
+    pipe.incr("{floor}:limit").expire("{floor}:limit", 60).mget(*keys)
     count, _, (code, _status) = pipe.execute()
     with _engine().begin() as conn:
-        conn.execute(_INSERT, {"clerk_username": "floor", "uscc": "91330200MA2AAAAA1X", "jti": key, "valid": True,
+        conn.execute(_INSERT, {"clerk_username": "floor", "uscc": "91330200MA2AAAAA1X", "jti": keys[0], "valid": True,
                                "reason": "ok", "color": "green", "details": {}})
-    return {"hello": "world", "count": count, "cached": _fill_on_miss(key, code)}
+    return {"hello": "world", "count": count, "cached": _fill_on_miss(keys, code)}

@@ -34,8 +34,9 @@ from typing import Any, Callable
 
 from loadtests.scratch import scratch
 
-HOOKS = {"access_log": "_log", "input_guard": "_refuse_unusable_input", "metrics": ("_start_timer", "_record"),
-         "front": ()}
+#: The hook functions each name takes out of Flask's lists ("front" takes none: it unwraps the front).
+HOOKS: dict[str, tuple[str, ...]] = {"access_log": ("_log",), "input_guard": ("_refuse_unusable_input",),
+                                     "metrics": ("_start_timer", "_record"), "front": ()}
 
 
 def _environ(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> dict[str, Any]:
@@ -67,7 +68,7 @@ def _without(app: Any, hooks: list[str]) -> Callable[[], None]:
     """Take ``hooks`` out of ``app``; returns a function that puts them back."""
     from app.codes.front import CodeFetchFront
 
-    names = {n for h in hooks for n in ((HOOKS[h],) if isinstance(HOOKS[h], str) else HOOKS[h])}
+    names = {n for h in hooks for n in HOOKS[h]}
     before, after = list(app.before_request_funcs[None]), list(app.after_request_funcs[None])
     app.before_request_funcs[None] = [f for f in before if f.__name__ not in names]
     app.after_request_funcs[None] = [f for f in after if f.__name__ not in names]

@@ -1,9 +1,10 @@
 """``GET /api/v1/me/code`` answered in front of Flask, for the request every open app makes every minute.
 
 A taxpayer's app fetches its code once a minute; it is the most frequent request of the service.
-Flask's request context, URL matching, hooks and the view's decorators were ≈40 % of that
-request's CPU, and with them the fetch reached 0.44–0.46× the yardstick's throughput (issue #5
-asks for 0.5×); answered here it reached 0.56–0.68× (docs/performance.md, "Latest run").
+Flask's request context, URL matching, hooks and the view's decorators were ≈35 % of that
+request's CPU in one process (342 → 222 µs), and with them the fetch reached 0.44–0.46× the
+yardstick's throughput under gunicorn (issue #5 asks for 0.5×); answered here it reached
+0.56–0.68× (docs/performance.md, "Latest run").
 
 Only the plain request is answered here: ``GET`` of exactly this path, no query string, no body,
 and a bearer token that reads as a taxpayer's. Everything else goes to Flask untouched, which
@@ -48,8 +49,11 @@ class CodeFetchFront:
         self._app = app
         self._services = app.extensions["shuima.services"]
         self._json = app.json
-        (self._endpoint,) = {rule.endpoint for rule in app.url_map.iter_rules()
-                             if rule.rule == PATH and "GET" in (rule.methods or ())}
+        endpoints = {rule.endpoint for rule in app.url_map.iter_rules()
+                     if rule.rule == PATH and "GET" in (rule.methods or ())}
+        if len(endpoints) != 1:
+            raise RuntimeError(f"the front needs exactly one GET view of {PATH}, found {sorted(endpoints)}")
+        (self._endpoint,) = endpoints
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if (environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET"
