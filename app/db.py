@@ -91,29 +91,32 @@ def bulk_insert(session: Session, target: Table | type[Base], rows: Sequence[dic
     On PostgreSQL the rows go through ``COPY … FROM STDIN`` (psycopg's copy), the server's own
     bulk path: one statement for the whole batch instead of one per row. Each value passes its
     column type's bind processing for the dialect first, as in an ``INSERT`` (``UtcDateTime`` turns
-    datetimes to UTC and refuses naive ones; JSON values are wrapped for psycopg). Elsewhere, or
-    when a column with a Python-side default is missing from the rows (``COPY`` would not fill it
-    in), it is a Core ``executemany`` ``INSERT``. No rows, no statement.
+    datetimes to UTC and refuses naive ones; JSON values are wrapped for psycopg). A column the rows
+    leave out gets its Python-side default as an ``INSERT`` would, when that default is a constant
+    (``COPY`` knows only server defaults); elsewhere, or when a left-out column's default is computed
+    (``utcnow``, ``dict``), it is a Core ``executemany`` ``INSERT``. No rows, no statement.
     """
     if not rows:
         return
     table: Table = getattr(target, "__table__", target)  # type: ignore[assignment]
     connection = session.connection()
     dialect = connection.dialect
-    columns = list(rows[0])
-    defaults_missing = any(c.default is not None and c.name not in rows[0] for c in table.columns)
-    if dialect.name != "postgresql" or defaults_missing:
+    given = list(rows[0])
+    left_out = [c for c in table.columns if c.default is not None and c.name not in rows[0]]
+    if dialect.name != "postgresql" or not all(c.default.is_scalar for c in left_out):  # type: ignore[union-attr]
         session.execute(insert(table), list(rows))
         return
     from psycopg import sql
 
+    columns = [*given, *(c.name for c in left_out)]
+    constants = [c.default.arg for c in left_out]  # type: ignore[union-attr]
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(*filter(None, (table.schema, table.name))), sql.SQL(", ").join(map(sql.Identifier, columns)))
     with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
-            copy.write_row([process(row[name]) if process else row[name]
-                            for name, process in zip(columns, processors)])
+            copy.write_row([process(value) if process else value
+                            for value, process in zip([*(row[name] for name in given), *constants], processors)])
 
 
 def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> Engine:

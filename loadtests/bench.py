@@ -526,8 +526,9 @@ def _redis_rows(redis_url: str, taxpayers: int) -> list[Row]:
 
 
 def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None], fetch: Path,
-                  badge_bearers: Path | None, label: str = "") -> tuple[list[Row], dict]:
-    """Hello, verification (flat out and paced), code fetch and, given bearers, the badge over HTTP.
+                  badge_bearers: Path | None, label: str = "") -> list[Row]:
+    """Hello, verification (flat out and paced), code fetch, their floors and, given bearers, the
+    badge over HTTP.
 
     Throughput rows report the best of the rounds and show their spread, the worker CPU per
     request (median of the rounds) and the split of the reported round; the paced row reports
@@ -606,7 +607,7 @@ def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None],
         if result.bad:
             rows.append(Row(f"{label}{name}: failed or unexpected answers", str(result.bad),
                             f"over {len(result.rounds)} rounds, {result.requests:,} requests", ok=False))
-    return rows, figures
+    return rows
 
 
 def _run_bench_script(module: str, options: list[str], timeout: float) -> dict:
@@ -758,13 +759,13 @@ def main(argv: list[str] | None = None) -> int:
                     bench.start(["-k", kind, "-w", workers, "--threads", threads, *args.gunicorn_args.split(),
                                  *(["--worker-connections", connections[0]] if connections else [])])
                     verify, fetch, _, refresh_codes = _tokens(app, args.taxpayers)
-                    config_rows, _ = _service_rows(bench, verify, refresh_codes, fetch, None, label=f"[{spec}] ")
+                    config_rows = _service_rows(bench, verify, refresh_codes, fetch, None, label=f"[{spec}] ")
                     rows += config_rows
                     print_table(config_rows)
             else:
                 bench.start(args.gunicorn_args.split())
                 verify, fetch, badge_bearers, refresh_codes = _tokens(app, args.taxpayers)
-                service_rows, _ = _service_rows(bench, verify, refresh_codes, fetch, badge_bearers)
+                service_rows = _service_rows(bench, verify, refresh_codes, fetch, badge_bearers)
                 rows += service_rows
                 rows += _redis_rows(sc.redis_url, args.taxpayers)
         finally:

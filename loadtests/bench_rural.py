@@ -7,7 +7,8 @@ household (scored in Python a batch at a time, inserted in bulk), let the public
 (the clock is moved 8 days), confirm every rating with its loan limit, load the bank's loans,
 then rate every village, township and the county from scratch and write the report and chart.
 Uses an embedded Valkey unless REDIS_URL is set, and a fresh SQLite file unless --database-url
-is given (its public schema is dropped first, then built by the migrations: use a scratch database). The last
+is given (a PostgreSQL one has its public schema dropped first, then built by the migrations: use a
+scratch database; a SQLite one is migrated as it is). The last
 line of the output, ``BENCH {json}``, carries the figures for ``loadtests.bench``.
 """
 

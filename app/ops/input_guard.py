@@ -82,7 +82,7 @@ def _refuse_unreadable_numbers(data: bytes) -> None:
         return
     try:
         json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return
     except ValueError:
         raise InvalidInput.field("json", "holds a number with more digits than any field takes") from None

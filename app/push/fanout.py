@@ -98,7 +98,7 @@ def match_chunk(chunk_id: int, *, session_factory: Any, settings: PushSettings, 
                 select(Taxpayer.uscc, *PREFERENCE_COLUMNS).outerjoin(Preference, Preference.uscc == Taxpayer.uscc)
                 .where(*where)))
             write_deliveries(session, policy, matched, now=now, settings=settings)
-            if not _still_live(session, policy.id, now):  # withdrawn while this chunk was matched
+            if not _still_live(session, [policy.id], now):  # withdrawn while this chunk was matched
                 session.rollback()  # nothing written; run again, it finds the policy gone and closes the chunk
                 return match_chunk(chunk_id, session_factory=session_factory, settings=settings, jobs=jobs, now=now)
         chunk.status, chunk.matched, chunk.done_at = "done", len(matched), now
@@ -110,16 +110,18 @@ def match_chunk(chunk_id: int, *, session_factory: Any, settings: PushSettings, 
     return len(matched)
 
 
-def _still_live(session: Any, policy_id: int, now: datetime) -> bool:
-    """Read the policy again under a share lock, after this transaction has written its rows.
+def _still_live(session: Any, policy_ids: list[int], now: datetime) -> bool:
+    """Read the policies again under a share lock (one query), after this transaction has written their rows.
 
     A withdrawal (an UPDATE of the policy, which then suppresses its pending rows) either
     committed before this read, which then sees it, or waits until this transaction ends, and
     its suppression then covers the rows written here. (SQLite: the rows' INSERT already holds
     the database's write lock, so the read sees every committed withdrawal.)"""
-    policy = session.execute(select(Policy).where(Policy.id == policy_id).with_for_update(read=True)
-                             .execution_options(populate_existing=True)).scalar_one_or_none()
-    return _live(policy, now)
+    if not policy_ids:
+        return True
+    policies = session.execute(select(Policy).where(Policy.id.in_(policy_ids)).with_for_update(read=True)
+                               .execution_options(populate_existing=True)).scalars().all()
+    return len(policies) == len(set(policy_ids)) and all(_live(policy, now) for policy in policies)
 
 
 def rematch_taxpayer(uscc: str, *, session_factory: Any, settings: PushSettings, jobs: Jobs,
@@ -144,7 +146,7 @@ def rematch_taxpayer(uscc: str, *, session_factory: Any, settings: PushSettings,
                                                                                           profile):
                 write_deliveries(session, policy, [row], now=now, settings=settings)
                 matched_ids.append(policy.id)
-        if not all(_still_live(session, policy_id, now) for policy_id in matched_ids):  # as in match_chunk
+        if not _still_live(session, matched_ids, now):  # as in match_chunk
             session.rollback()
             return rematch_taxpayer(uscc, session_factory=session_factory, settings=settings, jobs=jobs, now=now)
         session.commit()

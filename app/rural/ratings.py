@@ -138,8 +138,8 @@ def confirm_rating(rating_id: int, *, actor: Actor, uow: UnitOfWork, clock: Cloc
         uow.commit()
         uow.session.expire_all()  # the bulk updates bypassed the loaded objects
         view = _view(repo, rating, ctx, today=local_date(now))
-        # the household counts where it lives now; it may have moved since the proposal
-        county, villages = rating.county_code, {rating.village_code, household.village_code}
+        # a village's figures count households and loans where they are now (a move refreshed the old one)
+        county, villages = rating.county_code, {household.village_code}
     refresh_figures(county, villages=villages, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
     return view
 
@@ -156,12 +156,11 @@ def withdraw_rating(rating_id: int, *, note: str, actor: Actor, uow: UnitOfWork,
         was_in_force = rating.state == RatingState.CONFIRMED.value
         rating.state, rating.decided_by, rating.decided_at = RatingState.WITHDRAWN.value, actor.username, now
         rating.decision_note = note.strip()
-        villages = {rating.village_code}
-        if was_in_force:
-            household = repo.household(rating.household_id, for_update=True)
-            if household is not None:
-                villages.add(household.village_code)  # where it counts now, if it has moved
-            if household is not None and household.rating_id == rating.id:
+        villages: set[str] = set()
+        household = repo.household(rating.household_id, for_update=True) if was_in_force else None
+        if household is not None:
+            villages = {household.village_code}  # where it counts now (see confirm_rating)
+            if household.rating_id == rating.id:
                 household.rating_id = household.grade = household.score = None
                 household.limit_amount = household.rated_until = None
         uow.commit()
@@ -231,8 +230,7 @@ def confirm_due_ratings(county: str | None, *, village_code: str | None = None, 
         for start in range(0, len(rows), batch):
             _put_in_force(rows[start:start + batch], actor=actor, now=now, ctx=ctx, uow=uow)
         uow.commit()
-        # a household that moved after its proposal counts in its new village
-        villages = {r.village_code for r in rows} | {r.household_village_code for r in rows}
+        villages = {r.village_code for r in rows}  # the households' villages now
     if villages:
         refresh_figures(county_code, villages=villages, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
     return {"confirmed": len(rows)}

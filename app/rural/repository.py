@@ -171,12 +171,11 @@ class SqlAlchemyRuralRepository:
 
     def due_proposals(self, *, county_code: str, village_code: str | None, now: Any) -> list[Any]:
         """Proposals whose notice has ended and that have no open or upheld objection, as plain
-        rows ``(id, household_id, village_code, grade, score, limit_amount, previous_rating_id,
-        household_village_code)`` (the household's village now; it may have moved since)."""
+        rows ``(id, household_id, village_code, grade, score, limit_amount, previous_rating_id)``;
+        ``village_code`` is the household's now (it may have moved since the proposal)."""
         blocked = select(Objection.rating_id).where(or_(Objection.outcome.is_(None), Objection.outcome == "upheld"))
-        stmt = (select(Rating.id, Rating.household_id, Rating.village_code, Rating.grade, Rating.score,
-                       Rating.limit_amount, Household.rating_id.label("previous_rating_id"),
-                       Household.village_code.label("household_village_code"))
+        stmt = (select(Rating.id, Rating.household_id, Household.village_code, Rating.grade, Rating.score,
+                       Rating.limit_amount, Household.rating_id.label("previous_rating_id"))
                 .join(Household, Household.id == Rating.household_id)
                 .where(Rating.county_code == county_code, Rating.state == "proposed", Rating.notice_ends_at <= now,
                        Rating.id.not_in(blocked)))

@@ -170,7 +170,7 @@ def _number(value: Any, where: str, *, limit: Decimal = POINTS_LIMIT, places: in
         raise ScorecardError(where, "必须是数字")
     try:
         number = Decimal(str(value))
-    except (InvalidOperation, ValueError):  # ValueError: an int too long to print
+    except InvalidOperation:
         raise ScorecardError(where, "必须是数字") from None
     if not number.is_finite():
         raise ScorecardError(where, "必须是有限数字")

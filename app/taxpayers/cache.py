@@ -76,13 +76,17 @@ class StatusCache:
         pipe = self.redis.pipeline(transaction=False)
         queued = 0
         for status in statuses:
-            self._put_newer(keys=[tp_key(status.uscc, "status")],
-                            args=[json.dumps(status.to_cache()), status.version, self.ttl], client=pipe)
+            self._put_newer(**self._put_arguments(status), client=pipe)
             queued += 1
             if queued % batch == 0:
                 written += sum(pipe.execute())
         written += sum(pipe.execute())
         return written
 
+    @when_redis_down(None, level=logging.ERROR)
     def put(self, status: GradeStatus) -> None:
-        self.put_many([status])
+        """``put_many`` for one entry, in one ``EVALSHA``: a pipeline would first ask ``SCRIPT EXISTS``."""
+        self._put_newer(**self._put_arguments(status))
+
+    def _put_arguments(self, status: GradeStatus) -> dict[str, list]:
+        return {"keys": [tp_key(status.uscc, "status")], "args": [json.dumps(status.to_cache()), status.version, self.ttl]}

@@ -33,6 +33,20 @@ def test_failed_logins_are_throttled_per_username(factory, client):
     assert client.post("/api/v1/auth/token", json={"username": other, "password": factory.PASSWORD}).status_code == 200
 
 
+def test_successful_logins_never_use_up_the_limit_and_clear_earlier_failures(factory, client):
+    """Each attempt takes a place before its hash (a burst cannot get more checked); a success gives
+    it back, so a shared counter account logging in all day is never locked out."""
+    username = factory.user(Role.CLERK, bank_code="B1")
+    good, bad = {"username": username, "password": factory.PASSWORD}, {"username": username, "password": "x"}
+    for _ in range(8):  # more than the 5 attempts the per-user limit allows
+        assert client.post("/api/v1/auth/token", json=good).status_code == 200
+    for _ in range(4):
+        assert client.post("/api/v1/auth/token", json=bad).status_code == 401
+    assert client.post("/api/v1/auth/token", json=good).status_code == 200  # clears the four failures
+    for _ in range(4):
+        assert client.post("/api/v1/auth/token", json=bad).status_code == 401  # still within the limit
+
+
 def test_failed_logins_are_throttled_per_address(factory, client):
     for n in range(30):
         client.post("/api/v1/auth/token", json={"username": f"guess{n}", "password": "x"})

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
+
+from app.events import OutboxEvent
+from app.extensions import db
 
 RED_RULE = {"==": [{"var": "color"}, "red"]}
 
@@ -184,7 +188,7 @@ def test_tags_feed_rules(client, factory):
                       headers=admin).status_code == 422
 
 
-def test_a_taxpayer_tagged_after_a_policy_went_out_receives_it_then_and_only_once(client, factory):
+def test_a_taxpayer_tagged_after_a_policy_went_out_receives_it_then_and_only_once(app, client, factory):
     admin = factory.as_admin()
     exporter, me = factory.as_taxpayer("B")
     policy = create(client, admin, category="tax_relief", title="出口退税提速", body="出口退（免）税平均办理时间压缩至3个工作日。",
@@ -195,6 +199,9 @@ def test_a_taxpayer_tagged_after_a_policy_went_out_receives_it_then_and_only_onc
         assert client.put(f"/api/v1/taxpayers/{exporter}/tags", json={"tags": ["export"]},
                           headers=admin).status_code == 200
     assert [m["title"] for m in client.get("/api/v1/me/inbox", headers=me).json["items"]] == ["出口退税提速"]
+    with app.app_context(), db.engine.connect() as conn:  # type: ignore[union-attr]
+        published = conn.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.type == "TagsChanged"))
+    assert published == 1  # the same tags again changed nothing: no second re-match
 
 
 @pytest.mark.parametrize("tag", ["Export!", "a" * 33, "a" * 32 + "\n", "export\n", "", "出口"])

@@ -132,6 +132,31 @@ def test_bulk_insert_stores_every_value_as_an_insert_would(app):
     assert (second.score, second.grade, second.registered_on, second.state) == (None, None, None, "unrated")
 
 
+def test_bulk_insert_copies_on_postgresql_with_the_constant_defaults_rows_leave_out(app):
+    """Rows without ``status_version`` (default 1, a constant) still go through ``COPY``: no INSERT."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    if db.engine.dialect.name != "postgresql":  # type: ignore[union-attr]
+        pytest.skip("COPY is PostgreSQL's; elsewhere bulk_insert is an executemany INSERT")
+    uscc = make_uscc(7_100_030)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with app.app_context(), services().uow() as uow:
+            bulk_insert(uow.session, Taxpayer.__table__, [_firm(uscc)])
+            uow.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert _stored(app, uscc).status_version == 1
+
+
 def test_bulk_insert_refuses_a_naive_time_like_an_insert(app):
     uscc = make_uscc(7_100_010)
     with app.app_context(), services().uow() as uow:

@@ -104,10 +104,10 @@ def test_worker_runs_async_subscribers_once_per_event_and_marks_it_dispatched(ap
         assert row.dispatched_at is not None
 
 
-def test_an_event_whose_worker_job_fails_once_is_tried_again_by_the_scheduler(app, factory, client):
+def test_an_event_whose_worker_job_fails_once_is_tried_again_by_the_scheduler(app, factory, client, monkeypatch):
     from rq.job import Job
 
-    from app.events import DELIVERY_RETRY_SECONDS, enqueue_delivery
+    from app.events import DELIVERY_RETRY_SECONDS
 
     uscc = factory.taxpayer("B")
     attempts: list[str] = []
@@ -119,8 +119,7 @@ def test_an_event_whose_worker_job_fails_once_is_tried_again_by_the_scheduler(ap
 
     unsubscribe = bus.subscribe("GradeChanged", flaky, in_worker=True)
     queue = Queue("test-events-retry", connection=redis_store.client)
-    original = bus.enqueue
-    bus.enqueue = lambda event_id: enqueue_delivery(queue, event_id)  # the app's own enqueue, on a test queue
+    monkeypatch.setattr(redis_store, "queue", queue)  # the app's own wiring (create_app), on an asynchronous queue
     try:
         client.put(f"/api/v1/taxpayers/{uscc}/grade", headers=factory.as_admin(),
                    json={"grade": "D", "year": 2026, "reason": "直接判级"})
@@ -135,7 +134,6 @@ def test_an_event_whose_worker_job_fails_once_is_tried_again_by_the_scheduler(ap
             queue.enqueue_job(job)
             SimpleWorker([queue], connection=redis_store.client).work(burst=True)
     finally:
-        bus.enqueue = original
         unsubscribe()
         queue.empty()
         for registry in (queue.failed_job_registry, queue.scheduled_job_registry):

@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from app.rural.importer import HOUSEHOLD_OPTIONAL, HOUSEHOLD_REQUIRED, parse_household
 from app.rural.loans import LOAN_OPTIONAL, LOAN_REQUIRED, parse_loan
+from app.rural.reports import _as_text
 from tests.rural_factories import HOUSEHOLD_HEADER, csv_line, make_id_number
 
 TODAY = date(2026, 11, 25)
@@ -56,3 +57,11 @@ def test_any_corrupted_loan_line_names_its_bad_fields(changes):
     values, problems = parse_loan(GOOD_LOAN | changes, today=TODAY)
     assert (values is None) == bool(problems)
     assert set(problems) <= set(LOAN_REQUIRED + LOAN_OPTIONAL)
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("=SUM(A1)", "'=SUM(A1)"), ("+86 村", "'+86 村"), ("-1 组", "'-1 组"), ("@cmd", "'@cmd"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("前进村", "前进村"), ("村=1", "村=1"), ("", ""),
+])
+def test_a_report_cell_that_starts_like_a_formula_is_kept_as_text(name, shown):
+    assert _as_text(name) == shown
