@@ -254,48 +254,62 @@ def test_a_household_moved_by_an_import_takes_its_loans_and_their_npl_along(app,
     assert (villages[old].figures.borrowers, villages[new].figures.borrowers) == (0, 1)
 
 
-def test_two_overlapping_rate_all_runs_propose_each_household_once(app, factory, monkeypatch):
+@pytest.mark.parametrize("second_call", ["rate all", "one household"])
+def test_proposals_made_while_a_rate_all_run_is_under_way_wait_for_it(app, factory, monkeypatch, second_call):
+    """A second "rate all" (a double click, a second officer) or a single proposal for one of its
+    households, made while the first run has read "nobody in notice": each household is proposed once."""
     import threading
 
+    from app.errors import Conflict
     from app.rural.context import actor_for_username
-    from app.rural.ratings import propose_ratings
+    from app.rural.ratings import propose_rating, propose_ratings
     from app.rural.repository import SqlAlchemyRuralRepository
 
     rf = RuralFactory(factory)
     village = rf.county()[0]
     officer = rf.officer()
-    for _ in range(2):
-        rf.household(officer, village)
+    households = [rf.household(officer, village) for _ in range(2)]
     with app.app_context():
         s, ctx = services(), rural()
         actor = actor_for_username(officer.username, s.uow())
     first_has_read, second_has_read, let_first_go = threading.Event(), threading.Event(), threading.Event()
-    real = SqlAlchemyRuralRepository.households_in_notice
+    real_in_notice, real_open = SqlAlchemyRuralRepository.households_in_notice, SqlAlchemyRuralRepository.open_proposal
 
-    def households_in_notice(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        found = real(self, *args, **kwargs)
-        if threading.current_thread().name == "first":  # read "nobody in notice", not committed yet
-            first_has_read.set()
-            let_first_go.wait(30)
-        else:
-            second_has_read.set()
-        return found
+    def reads(real):  # type: ignore[no-untyped-def]
+        def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            found = real(self, *args, **kwargs)
+            if threading.current_thread().name == "first":  # read "nobody in notice", not committed yet
+                first_has_read.set()
+                let_first_go.wait(30)
+            else:
+                second_has_read.set()
+            return found
+        return read
 
-    monkeypatch.setattr(SqlAlchemyRuralRepository, "households_in_notice", households_in_notice)
-    results: dict[str, dict[str, int]] = {}
+    monkeypatch.setattr(SqlAlchemyRuralRepository, "households_in_notice", reads(real_in_notice))
+    monkeypatch.setattr(SqlAlchemyRuralRepository, "open_proposal", reads(real_open))
+    results: dict[str, object] = {}
 
     def run() -> None:
+        name = threading.current_thread().name
         with app.app_context():
-            results[threading.current_thread().name] = propose_ratings(None, actor=actor, uow=s.uow(), clock=s.clock,
-                                                                       ctx=ctx)
+            if name == "second" and second_call == "one household":
+                try:
+                    results[name] = propose_rating(households[0]["id"], actor=actor, uow=s.uow(), clock=s.clock,
+                                                   ctx=ctx)["state"]
+                except Conflict:
+                    results[name] = "conflict"
+            else:
+                results[name] = propose_ratings(None, actor=actor, uow=s.uow(), clock=s.clock, ctx=ctx)
 
     first = threading.Thread(target=run, name="first")
     first.start()
     assert first_has_read.wait(30)
-    second = threading.Thread(target=run, name="second")  # a double click, or a second officer
+    second = threading.Thread(target=run, name="second")
     second.start()
     second_has_read.wait(2)  # without a county lock it reads at once; with it, it waits for the first run
     let_first_go.set()
     first.join(60)
     second.join(60)
-    assert results == {"first": {"proposed": 2, "skipped": 0}, "second": {"proposed": 0, "skipped": 2}}
+    second_result = {"proposed": 0, "skipped": 2} if second_call == "rate all" else "conflict"
+    assert results == {"first": {"proposed": 2, "skipped": 0}, "second": second_result}
