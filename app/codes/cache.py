@@ -1,8 +1,8 @@
 """Redis cache of each taxpayer's live code token and badge image.
 
-A cached code records the status version it was signed from; it is served only while that
-version equals the current status, so a grade change shows at the next fetch even if an old
-code is still sitting in Redis. Status and code are read with one ``MGET`` (same hash slot).
+A cached code records the fingerprint of the status it was signed from (``shown_fingerprint``,
+its ``version``); it is served only while that fingerprint is the current status's, so a grade
+change shows at the next fetch even if an old code is still sitting in Redis. Status and code are read with one ``MGET`` (same hash slot).
 """
 
 from __future__ import annotations

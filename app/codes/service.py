@@ -19,7 +19,7 @@ from app.codes.keys import Keyring
 from app.db import UnitOfWork
 from app.errors import NotFound, RateLimited
 from app.ratelimit import RateLimiter
-from app.taxpayers.cache import StatusCache, status_version
+from app.taxpayers.cache import StatusCache, shown_fingerprint
 from app.taxpayers.domain import GradeStatus, mask_company_name, mask_uscc
 from app.taxpayers.service import current_status
 
@@ -57,7 +57,7 @@ def issue_code(uscc: str, *, uow: UnitOfWork, status_cache: StatusCache, codes: 
         status = current_status(uscc, uow=uow, cache=status_cache)
         if status is None:
             raise NotFound(f"no taxpayer record for {mask_uscc(uscc)}")
-    version = status_version(status)
+    version = shown_fingerprint(status)
     if cached is None or cached.version != version or cached.expires_at - settings.refresh_margin <= now:
         key = keyring.signing_key()
         jti = secrets.token_urlsafe(12)

@@ -27,8 +27,9 @@ def tp_key(uscc: str, what: str) -> str:
     return f"{{tp:{uscc}}}:{what}"
 
 
-def status_version(status: GradeStatus) -> str:
-    """Changes whenever what a code shows changes; codes derived from a status carry it."""
+def shown_fingerprint(status: GradeStatus) -> str:
+    """Changes whenever what a code shows changes; codes derived from a status carry it (as their
+    ``version``). Not ``GradeStatus.version``, the row's write counter that orders cache writes."""
     grade = status.grade.value if status.grade else "-"
     changed = status.changed_at.isoformat() if status.changed_at else "-"
     return f"{grade}|{status.state.value}|{changed}"

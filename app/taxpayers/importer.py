@@ -13,7 +13,7 @@ lines are also listed in ``held`` (line, USCC, reason), for the staff to review 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
@@ -298,11 +298,11 @@ def _apply_chunk(
                 "import_id": import_id, "changed_by": by, "effective_at": now,
             })
             statuses.append(GradeStatus(line.uscc, line.name, line.grade, line.state, line.year, now,
-                                        version=1 if before is None else 0))  # 0: read back below
+                                        version=_next_version(before)))
         elif before is not None and line.name != before.name:
             statuses.append(GradeStatus(
                 line.uscc, line.name, Grade(before.grade) if before.grade else None, State(before.state),
-                before.grade_year, before.grade_changed_at,
+                before.grade_year, before.grade_changed_at, version=_next_version(before),
             ))
     bulk_insert(session, Taxpayer, new_taxpayers)  # COPY on PostgreSQL (app.db.bulk_insert)
     if updates:
@@ -312,23 +312,27 @@ def _apply_chunk(
             .values(status_version=table.c.status_version + 1),
             [{**{k: v for k, v in row.items() if k != "uscc"}, "key": row["uscc"]} for row in updates],
         )
-        # what the UPDATE did (its rows are this transaction's until the commit): the versions it gave,
-        # and which rows it skipped — a row someone else changed between this chunk's read and its UPDATE
-        # (a direct D given just then) still names another import: held like a line that would undo a
-        # change by hand (its version alone cannot tell: the other writer also raised it by one)
-        after = session.execute(select(Taxpayer.uscc, Taxpayer.status_version, Taxpayer.changed_by_import_id)
-                                .where(Taxpayer.uscc.in_([row["uscc"] for row in updates]))).all()
-        versions = {uscc: version for uscc, version, _by in after}
-        missed = {uscc for uscc, _version, by_import in after if by_import != import_id}
+        # which rows the UPDATE skipped (its rows are this transaction's until the commit): a row
+        # someone else changed between this chunk's read and its UPDATE (a direct D given just then)
+        # still names another import; held like a line that would undo a change by hand (its version
+        # alone cannot tell: the other writer also raised it by one)
+        missed = set(session.scalars(select(Taxpayer.uscc).where(
+            Taxpayer.uscc.in_([row["uscc"] for row in updates]),
+            Taxpayer.changed_by_import_id.is_distinct_from(import_id))))
         for uscc in sorted(missed, key=lines_of.__getitem__):
             report.changed -= 1
             report.skipped += 1
             report.held.append({"line": lines_of[uscc], "uscc": uscc, "reason": CHANGED_MEANWHILE})
         records = [record for record in records if record["uscc"] not in missed]
-        statuses = [replace(st, version=versions[st.uscc]) if st.uscc in versions else st
-                    for st in statuses if st.uscc not in missed]
+        statuses = [st for st in statuses if st.uscc not in missed]
     bulk_insert(session, GradeRecord, records)
     return statuses
+
+
+def _next_version(before: Any) -> int:
+    """The ``status_version`` a row has once this import wrote it: 1 for a new row (as inserted), or
+    the one read plus one (the UPDATE applies only to the version it read)."""
+    return 1 if before is None else before.status_version + 1
 
 
 def _dec(value: Decimal | None) -> Decimal | None:
