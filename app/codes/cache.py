@@ -3,6 +3,10 @@
 A cached code records the fingerprint of the status it was signed from (``shown_fingerprint``,
 its ``version``); it is served only while that fingerprint is the current status's, so a grade
 change shows at the next fetch even if an old code is still sitting in Redis. Status and code are read with one ``MGET`` (same hash slot).
+
+Each entry records its ``FORMAT``; an entry of another format reads as no entry, so when a
+release changes what a token holds, the codes held in Redis at the upgrade are re-issued at the
+next fetch instead of served (and a verifier compares a scanned token with none of them).
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from app.taxpayers.cache import StatusCache, tp_key
 from app.taxpayers.domain import GradeStatus
 
 
+#: 2: the token's subject is sealed (``Keyring.subjects``); format 1 tokens carried the plain USCC.
+FORMAT = 2
+
+
 @dataclass(frozen=True)
 class CachedCode:
     token: str
@@ -26,17 +34,20 @@ class CachedCode:
     expires_at: datetime
 
     def dumps(self) -> str:
-        return json.dumps({"token": self.token, "jti": self.jti, "version": self.version,
+        return json.dumps({"fmt": FORMAT, "token": self.token, "jti": self.jti, "version": self.version,
                            "iat": self.issued_at.isoformat(), "exp": self.expires_at.isoformat()})
 
     @staticmethod
-    def token_in(raw: bytes | str) -> str:
+    def token_in(raw: bytes | str) -> str | None:
         """Only the token of a stored entry (the verifier compares it; it needs no dates)."""
-        return json.loads(raw)["token"]
+        d = json.loads(raw)
+        return d["token"] if d.get("fmt") == FORMAT else None
 
     @classmethod
-    def loads(cls, raw: bytes | str) -> "CachedCode":
+    def loads(cls, raw: bytes | str) -> "CachedCode | None":
         d = json.loads(raw)
+        if d.get("fmt") != FORMAT:
+            return None
         return cls(d["token"], d["jti"], d["version"], datetime.fromisoformat(d["iat"]),
                    datetime.fromisoformat(d["exp"]))
 

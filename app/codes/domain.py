@@ -84,12 +84,15 @@ class PrivilegeCatalogue:
         return [p for p in self._privileges if color.value in p.colors]
 
 
-def code_claims(status: GradeStatus, *, issuer: str, now: datetime, ttl: timedelta, jti: str) -> dict[str, Any]:
-    """JWS claims of a code: no name or other personal data, only what a verifier needs."""
+def code_claims(status: GradeStatus, *, subject: str, issuer: str, now: datetime, ttl: timedelta,
+                jti: str) -> dict[str, Any]:
+    """JWS claims of a code: no name or other personal data, only what a verifier needs.
+
+    ``subject`` names the taxpayer without showing its USCC (``Keyring.subjects``)."""
     color = color_for(status.grade, status.state)
     return {
         "iss": issuer,
-        "sub": status.uscc,
+        "sub": subject,
         "grade": status.grade.value if status.grade else None,
         "color": color.value,
         "state": status.state.value,

@@ -61,7 +61,8 @@ def issue_code(uscc: str, *, uow: UnitOfWork, status_cache: StatusCache, codes: 
     if cached is None or cached.version != version or cached.expires_at - settings.refresh_margin <= now:
         key = keyring.signing_key()
         jti = secrets.token_urlsafe(12)
-        claims = code_claims(status, issuer=settings.issuer, now=now, ttl=settings.ttl, jti=jti)
+        claims = code_claims(status, subject=keyring.subjects.seal(uscc), issuer=settings.issuer, now=now,
+                             ttl=settings.ttl, jti=jti)
         token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid})
         cached = CachedCode(token, jti, version, _ts(claims["iat"]), _ts(claims["exp"]))
         serve_until = cached.expires_at - settings.refresh_margin
@@ -106,24 +107,25 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
     service holds for the taxpayer the token names (a token equal to that code needs no second
     signature check, ``app.codes.jws``); the audit row is the only SQL on a warm cache. Raises
     ``RateLimited`` when the clerk has used up the per-clerk limit (nothing is checked, audited
-    or answered then).
+    or answered then). A validly signed token whose subject does not open (sealed under another
+    secret) names no taxpayer we know.
     """
     now = clock.now()
     scanned = ScannedToken(token)
-    subject = scanned.subject
+    named = keyring.subjects.open(scanned.subject)  # signature not checked yet: only picks the keys to read
     allowed, cached = limiter.hit_and_get(settings.verify_limit, "verify", str(clerk.user_id),
-                                          get=CodeCache.keys(subject) if subject else ())
+                                          get=CodeCache.keys(named) if named else ())
     if not allowed:
         raise RateLimited("too many verifications from this counter; wait and try again",
                           retry_after=limiter.retry_after(settings.verify_limit, "verify", str(clerk.user_id)))
-    raw_status, raw_code = cached if subject else (None, None)
+    raw_status, raw_code = cached if named else (None, None)
     verdict, claims = scanned.check(public_key=keyring.public_key, issuer=settings.issuer, leeway=settings.leeway,
                                     now=now, issued=CachedCode.token_in(raw_code) if raw_code else None)
     status = None
+    uscc = keyring.subjects.open(claims.get("sub")) if claims else None
     if verdict is Verdict.OK and claims is not None:
-        uscc = str(claims["sub"])
-        status = StatusCache.decode(raw_status) if raw_status and uscc == subject else None
-        if status is None:  # a miss (or Redis down): the database, then fill the cache
+        status = StatusCache.decode(raw_status) if raw_status and uscc == named else None
+        if status is None and uscc is not None:  # a miss (or Redis down): the database, then fill the cache
             status = current_status(uscc, uow=uow, cache=status_cache)
         verdict = Verdict.UNKNOWN_TAXPAYER if status is None else judge_freshness(claims, status)
     color = color_for(status.grade, status.state) if status else None
@@ -134,7 +136,7 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
     )
     audit.record(dict(
         clerk_id=clerk.user_id, clerk_username=clerk.username, bank_id=clerk.bank_id,
-        uscc=str(claims["sub"])[:18] if claims and claims.get("sub") else None,
+        uscc=uscc,
         jti=str(claims.get("jti"))[:64] if claims else None,
         valid=result.valid, reason=verdict.value,
         grade=status.grade.value if status and status.grade else None,

@@ -110,13 +110,14 @@ def test_each_route_admits_only_its_roles(factory, client):
                 assert status == 403, (url, role, status)
 
 
-def test_taxpayer_only_ever_gets_its_own_code(factory, client):
+def test_taxpayer_only_ever_gets_its_own_code(app, factory, client):
     uscc_a, headers_a = factory.as_taxpayer("A")
     factory.as_taxpayer("D")
     token = client.get("/api/v1/me/code", headers=headers_a).json["token"]
     import jwt
 
-    assert jwt.decode(token, options={"verify_signature": False})["sub"] == uscc_a
+    subject = jwt.decode(token, options={"verify_signature": False})["sub"]
+    assert app.extensions["shuima.services"].keyring.subjects.open(subject) == uscc_a
 
 
 OPEN_ROUTES = {("post", "/api/v1/auth/token"), ("get", "/.well-known/jwks.json")}

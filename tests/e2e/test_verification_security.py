@@ -44,12 +44,23 @@ def test_tampered_claims_fail_with_bad_signature(factory, client, issued):
         False, "bad_signature", None, [])
 
 
-def test_tampering_with_the_code_we_hold_for_that_taxpayer_is_still_bad_signature(factory, client, issued):
+def _keyring(app):
+    return app.extensions["shuima.services"].keyring
+
+
+def _signed(app, token: str, **changes: object) -> str:
+    """``token`` with ``changes`` to its claims, signed again with the service's own key."""
+    claims = jwt.decode(token, options={"verify_signature": False}) | changes
+    key = _keyring(app).signing_key()
+    return jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid})
+
+
+def test_tampering_with_the_code_we_hold_for_that_taxpayer_is_still_bad_signature(app, factory, client, issued):
     # Same subject, so the verifier finds this taxpayer's cached code: the bytes differ, the signature decides.
     uscc, token = issued
     header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
-    assert claims["sub"] == uscc
+    assert _keyring(app).subjects.open(claims["sub"]) == uscc
     claims["exp"] += 3600
     result = _verify(client, factory.as_clerk(), ".".join([header, _b64(claims), signature]))
     assert (result["valid"], result["reason"]) == (False, "bad_signature")
@@ -135,26 +146,47 @@ def test_garbage_is_malformed_never_a_server_error(factory, client, garbage):
 
 def test_signed_token_for_a_taxpayer_we_do_not_know_is_unknown_taxpayer(app, factory, client, issued):
     _uscc, token = issued
-    header = jwt.get_unverified_header(token)
-    claims = jwt.decode(token, options={"verify_signature": False}) | {"sub": "91350100M000100Y43"}
-    with app.app_context():
-        from app.services import services
-
-        key = services().keyring.signing_key()
-    forged = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": header["kid"]})
+    forged = _signed(app, token, sub=_keyring(app).subjects.seal("91350100M000100Y43"))
     result = _verify(client, factory.as_clerk(), forged)
     assert (result["valid"], result["reason"], result["taxpayer"]) == (False, "unknown_taxpayer", None)
 
 
-def test_token_verifies_offline_with_the_public_jwks_through_pyjwt(client, issued):
+@pytest.mark.parametrize("subject", ["plain", "sealed elsewhere"])
+def test_signed_token_whose_subject_we_did_not_seal_names_nobody(app, factory, client, issued, subject):
+    # A plain USCC (how codes named taxpayers before subjects were sealed) or one sealed under another
+    # secret: the signature is ours, but the subject does not open, so no taxpayer is read or shown.
+    from app.codes.keys import SubjectSeal
+
+    uscc, token = issued
+    sub = uscc if subject == "plain" else SubjectSeal("another deployment's secret").seal(uscc)
+    result = _verify(client, factory.as_clerk(), _signed(app, token, sub=sub))
+    assert (result["valid"], result["reason"], result["taxpayer"], result["color"]) == (
+        False, "unknown_taxpayer", None, None)
+
+
+def test_the_token_shows_no_full_identifier_only_we_read_its_subject(app, client, factory, issued):
+    # DOMAIN.md §1: a bank clerk never sees a full USCC, and a scanner reads the whole QR payload.
+    uscc, token = issued
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert uscc not in token and uscc not in json.dumps(claims) and uscc[2:-1] not in claims["sub"]
+    assert _keyring(app).subjects.open(claims["sub"]) == uscc
+    # The same taxpayer keeps its subject across codes; another taxpayer has another.
+    other_uscc, other = factory.as_taxpayer("B")
+    other_claims = jwt.decode(client.get("/api/v1/me/code", headers=other).json["token"],
+                              options={"verify_signature": False})
+    assert other_claims["sub"] != claims["sub"] and _keyring(app).subjects.open(other_claims["sub"]) == other_uscc
+    assert _keyring(app).subjects.seal(uscc) == claims["sub"]
+
+
+def test_token_verifies_offline_with_the_public_jwks_through_pyjwt(app, client, issued):
     uscc, token = issued
     jwks = client.get("/.well-known/jwks.json").json
     kid = jwt.get_unverified_header(token)["kid"]
     key = jwt.PyJWKSet.from_dict(jwks)[kid]
     claims = jwt.decode(token, key.key, algorithms=["EdDSA"], options={"verify_exp": False})
-    assert claims["sub"] == uscc and claims["color"] == "gold" and claims["iss"]
-    assert {"iat", "exp", "jti", "grade", "state"} <= claims.keys()
-    assert "name" not in claims and all("公司" not in str(v) for v in claims.values())
+    assert claims["color"] == "gold" and claims["grade"] == "A" and claims["iss"]
+    assert {"iat", "exp", "jti", "state", "sub"} <= claims.keys()
+    assert "name" not in claims and all("公司" not in str(v) and uscc not in str(v) for v in claims.values())
 
 
 def test_every_verification_is_audited_and_listed_for_the_bank_only(factory, client, issued):
@@ -253,3 +285,21 @@ def test_codes_and_verifications_keep_working_while_redis_is_down(app, factory, 
     finally:
         s.status_cache.redis = s.codes.redis = live_redis
         s.limiter = live_limiter
+
+
+def test_a_code_held_in_an_earlier_format_is_issued_again_not_served(app, factory, client):
+    # Codes held in Redis when a release changes the token (format 1 named the taxpayer by its plain
+    # USCC) are misses: the next fetch signs a new code, and that one verifies.
+    from app.codes.cache import CachedCode
+    from app.taxpayers.cache import tp_key
+
+    uscc, headers = factory.as_taxpayer("M")
+    first = client.get("/api/v1/me/code", headers=headers).json
+    redis = app.extensions["shuima.services"].codes.redis
+    entry = json.loads(redis.get(tp_key(uscc, "code")))
+    assert entry.pop("fmt") == 2
+    redis.set(tp_key(uscc, "code"), json.dumps(entry), px=60_000)
+    assert CachedCode.loads(json.dumps(entry)) is None and CachedCode.token_in(json.dumps(entry)) is None
+    again = client.get("/api/v1/me/code", headers=headers).json
+    assert again["token"] != first["token"]
+    assert (_verify(client, factory.as_clerk(), again["token"])["reason"]) == "ok"

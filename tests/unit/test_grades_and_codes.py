@@ -58,13 +58,14 @@ def _status(grade: Grade | None = Grade.A, state: State = State.NORMAL) -> Grade
 
 
 def test_claims_carry_only_what_a_verifier_needs():
-    claims = code_claims(_status(), issuer="https://iss", now=NOW, ttl=timedelta(seconds=60), jti="abc")
-    assert claims == {"iss": "https://iss", "sub": "91350100M000100Y43", "grade": "A", "color": "gold",
+    claims = code_claims(_status(), subject="sealed", issuer="https://iss", now=NOW, ttl=timedelta(seconds=60),
+                         jti="abc")
+    assert claims == {"iss": "https://iss", "sub": "sealed", "grade": "A", "color": "gold",
                       "state": "normal", "iat": int(NOW.timestamp()), "exp": int(NOW.timestamp()) + 60, "jti": "abc"}
 
 
 def test_code_is_stale_when_grade_or_state_changed():
-    claims = code_claims(_status(), issuer="i", now=NOW, ttl=timedelta(seconds=60), jti="j")
+    claims = code_claims(_status(), subject="s", issuer="i", now=NOW, ttl=timedelta(seconds=60), jti="j")
     assert judge_freshness(claims, _status()) is Verdict.OK
     assert judge_freshness(claims, _status(Grade.D)) is Verdict.STALE
     assert judge_freshness(claims, _status(Grade.A, State.SUSPENDED)) is Verdict.STALE
