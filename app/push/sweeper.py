@@ -5,7 +5,8 @@
    in both steps a row whose policy was withdrawn or ran past ``valid_to`` while it waited is
    ``suppressed`` instead (reason ``withdrawn`` or ``expired``);
 3. ``queued`` rows past their ``due_at`` (a retry that is due, or a lease that ran out because
-   a worker died) are dispatched again: this is the sweeper;
+   a worker died) are dispatched again: this is the sweeper; here too a row whose policy ran
+   past ``valid_to`` meanwhile is ``suppressed`` (a withdrawal suppresses pending rows itself);
 4. fan-out chunks still pending long after they were enqueued, and published policies whose
    planner never finished, are enqueued again.
 
@@ -38,7 +39,7 @@ def tick(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datet
     return {
         "released": release_quiet(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
         "digested": release_digests(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
-        "redispatched": dispatch(session_factory, Delivery.due_at <= now, now=now, settings=settings, jobs=jobs),
+        "redispatched": redispatch(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
         **sweep_fanouts(session_factory=session_factory, settings=settings, jobs=jobs, now=now),
     }
 
@@ -103,6 +104,22 @@ def release_digests(*, session_factory: Any, settings: PushSettings, jobs: Jobs,
     if not rows:
         return 0
     return dispatch(session_factory, Delivery.id.in_([r.id for r in rows]), now=now, settings=settings, jobs=jobs)
+
+
+def redispatch(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datetime) -> int:
+    """Step 3: dispatch the due ``queued`` rows again, but not those whose policy lapsed while they
+    waited — an inbox row left queued by a worker that died before dispatching it would otherwise
+    land in the inbox after its policy's ``valid_to`` (send jobs check webhook rows again as they post)."""
+    due = (Delivery.status == Status.QUEUED.value, Delivery.due_at <= now)
+    with session_factory() as session:
+        rows = session.execute(select(Delivery.id, Policy.status.label("policy_status"), Policy.valid_to)
+                               .join(Policy, Policy.id == Delivery.policy_id)
+                               .where(*due, or_(Policy.status != PolicyStatus.PUBLISHED.value, Policy.valid_to <= now))
+                               ).all()  # only rows whose policy may have lapsed: ``lapsed`` decides
+        if rows:
+            suppress_lapsed(session, rows, *due, now=now, policy_of=_policy_of)
+            session.commit()
+    return dispatch(session_factory, Delivery.due_at <= now, now=now, settings=settings, jobs=jobs)
 
 
 def sweep_fanouts(*, session_factory: Any, settings: PushSettings, jobs: Jobs, now: datetime) -> dict[str, int]:

@@ -109,10 +109,9 @@ def test_a_chunk_job_run_twice_writes_no_second_row(ctx, factory):
     assert len(rows()) == 4 and len({r["uscc"] for r in rows()}) == 4
 
 
-def test_sweeper_delivers_rows_left_queued_by_a_dead_worker(ctx, factory, clock):
-    uscc = factory.taxpayer("D")
-    pid = new_policy()
-    with db.session() as session:  # what a worker killed between commit and dispatch leaves behind
+def _left_queued_by_a_dead_worker(uscc: str, pid: int, clock) -> None:
+    """The rows a worker killed between its commit and its dispatch leaves behind."""
+    with db.session() as session:
         policy = session.get(Policy, pid)
         policy.status, policy.planned_at = "published", clock.now()
         matched = session.execute(select(fanout.Taxpayer.uscc, *fanout.PREFERENCE_COLUMNS)
@@ -120,12 +119,27 @@ def test_sweeper_delivers_rows_left_queued_by_a_dead_worker(ctx, factory, clock)
                                   .where(fanout.Taxpayer.uscc == uscc)).all()
         write_deliveries(session, policy, matched, now=clock.now(), settings=push().settings)
         session.commit()
+
+
+def test_sweeper_delivers_rows_left_queued_by_a_dead_worker(ctx, factory, clock):
+    uscc = factory.taxpayer("D")
+    pid = new_policy()
+    _left_queued_by_a_dead_worker(uscc, pid, clock)
     assert [r["status"] for r in rows()] == ["queued"]
     assert tick()["redispatched"] == 0  # its lease has not run out yet
     clock.advance(seconds=121)
     assert tick()["redispatched"] == 1
     assert [r["status"] for r in rows()] == ["delivered"]
     assert tick()["redispatched"] == 0
+
+
+def test_a_row_left_queued_by_a_dead_worker_is_not_delivered_after_its_policy_expired(ctx, factory, clock):
+    uscc = factory.taxpayer("D")
+    pid = new_policy(valid_to=clock.now() + timedelta(seconds=60))  # a reminder that ends within the lease
+    _left_queued_by_a_dead_worker(uscc, pid, clock)
+    clock.advance(seconds=121)
+    assert tick()["redispatched"] == 0
+    assert [(r["status"], r["reason"], r["due_at"]) for r in rows()] == [("suppressed", "expired", None)]
 
 
 def test_sweeper_requeues_chunks_and_plans_a_dead_worker_never_finished(ctx, factory, clock):
