@@ -7,6 +7,7 @@ Nothing here touches Flask, SQLAlchemy or Redis; the clock's ``now`` is passed i
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -93,13 +94,17 @@ class QuietHours:
         return end.astimezone(timezone.utc)
 
 
+#: A time of day as the API and the settings take it: two digits each, 00:00–23:59 (not "8:00", not "０８:00").
+HHMM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+_HHMM = re.compile(HHMM)
+
+
 def parse_hhmm(text: str) -> time:
-    """``"08:00"`` → time(8, 0); raises ``ValueError`` for anything else."""
-    hours, sep, minutes = text.strip().partition(":")
-    digits = (hours + minutes).isascii() and hours.isdigit() and minutes.isdigit()  # not "０８"
-    if not sep or len(minutes) != 2 or not digits:
-        raise ValueError(f"{text!r} is not a time as HH:MM")
-    return time(int(hours), int(minutes))
+    """``"08:00"`` → time(8, 0); raises ``ValueError`` for anything else (the API's rule, ``HHMM``)."""
+    match = _HHMM.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a time as HH:MM (00:00–23:59)")
+    return time(int(match[0][:2]), int(match[0][3:]))
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.fields import LocalDateTime, Whole
-from app.push.domain import Category, Channel, PolicyStatus
+from app.push.domain import HHMM as HHMM_PATTERN, Category, Channel, PolicyStatus
 
 CATEGORIES = [c.value for c in Category]
 CHANNELS = [c.value for c in Channel]
-HHMM = Whole.of(r"([01][0-9]|2[0-3]):[0-5][0-9]", error="must be a time as HH:MM (00:00–23:59)")
+HHMM = Whole.of(HHMM_PATTERN, error="must be a time as HH:MM (00:00–23:59)")
 
 
 #: Limits a policy's fields obey whether it is created or patched (the two schemas differ only

@@ -92,8 +92,9 @@ def test_only_client_errors_other_than_timeouts_and_throttling_are_permanent(sta
 
 def test_quiet_hours_parse_and_reject_garbage():
     assert QuietHours.parse("21:00-08:00") == DEFAULT_QUIET and QuietHours.parse("") is None
-    with pytest.raises(ValueError):
-        QuietHours.parse("9pm-8am")
+    for garbage in ("9pm-8am", "8:00-21:00", "21:00-24:00", "21:00-08:60", "２１:00-08:00", "21:00-08:00:00"):
+        with pytest.raises(ValueError):  # the settings take times as the API does: HH:MM, 00:00–23:59
+            QuietHours.parse(garbage)
 
 
 def test_region_scope_is_a_list_of_prefixes_and_empty_means_everywhere():
