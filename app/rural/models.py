@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, ImportRunColumns, UtcDateTime, utcnow
@@ -93,6 +93,10 @@ class Rating(Base):
     __table_args__ = (
         Index("ix_rural_ratings_household_state", "household_id", "state"),
         Index("ix_rural_ratings_county_state", "county_code", "state"),
+        # At most one rating in notice per household. ratings.py keeps the rule under the county lock;
+        # the database refuses whatever slips past it (migration 0005 withdrew older duplicates).
+        Index("uq_rural_ratings_household_in_notice", "household_id", unique=True,
+              sqlite_where=text("state = 'proposed'"), postgresql_where=text("state = 'proposed'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

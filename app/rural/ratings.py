@@ -15,6 +15,8 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, Sequence
 
+from sqlalchemy.exc import IntegrityError
+
 from app.clock import Clock, LOCAL_TZ, local_date
 from app.db import UnitOfWork, bulk_insert
 from app.errors import Conflict, Forbidden, NotFound
@@ -69,11 +71,17 @@ def propose_rating(household_id: int, *, actor: Actor, uow: UnitOfWork, clock: C
         repo.lock_proposals_of(county)  # one proposing transaction per county at a time (a bulk run too)
         household = _own_household(repo, household_id, actor, for_update=True)
         if repo.open_proposal(household.id) is not None:
-            raise Conflict("该农户已有公示中的评定，请先确认或撤回", errors={"household_id": ["rating in notice"]})
+            raise _in_notice()
         rating = Rating(**_proposal(household, card, actor=actor, now=now, ctx=ctx,
                                     notice_end=notice_ends_at(now, ctx.policy.notice_days)))
         uow.session.add(rating)
-        uow.commit()
+        try:
+            uow.commit()
+        except IntegrityError:
+            # uq_rural_ratings_household_in_notice (the table's only unique index; the household and
+            # scorecard rows exist): a proposal written by something that did not take the county
+            # lock. The same answer as the check above, not a 500.
+            raise _in_notice() from None
         return rating_view(rating, card.card, [], today=local_date(now)) | {"scorecard_version": card.version}
 
 
@@ -212,6 +220,11 @@ def propose_ratings(county: str | None, *, village_code: str | None = None, acto
             values = [_proposal(h, card, actor=actor, now=now, notice_end=notice_end, ctx=ctx)
                       for h in rows if h.id not in open_ids]
             skipped += len(rows) - len(values)
+            # No IntegrityError to handle here: every proposal is written under its household's county
+            # lock (a household never changes county), held since before ``open_ids`` was read, and
+            # ``iter_households`` yields each household once. A collision on
+            # uq_rural_ratings_household_in_notice would mean a writer skipped the lock: the run then
+            # fails whole (rolled back, nothing half-proposed) instead of proposing a household twice.
             bulk_insert(uow.session, Rating, values)
             proposed += len(values)
         uow.commit()
@@ -321,6 +334,11 @@ def _view(repo: SqlAlchemyRuralRepository, rating: Rating, ctx: RuralContext, *,
         objections = repo.objections([rating.id])
     return rating_view(rating, parsed_scorecard(row.body), objections, today=today) | {
         "scorecard_version": row.version}
+
+
+def _in_notice() -> Conflict:
+    """The answer to a proposal for a household that already has one in notice."""
+    return Conflict("该农户已有公示中的评定，请先确认或撤回", errors={"household_id": ["rating in notice"]})
 
 
 def _officer_only(actor: Actor) -> None:
