@@ -84,6 +84,38 @@ def users_create(role: str, username: str, uscc: str | None, bank_code: str | No
     click.echo(f"created {user.role} {user.username}")
 
 
+@users.command("deactivate")
+@click.argument("username")
+def users_deactivate(username: str) -> None:
+    """Refuse USERNAME's log-ins now and its live access tokens within seconds."""
+    _set_active(username, False)
+
+
+@users.command("activate")
+@click.argument("username")
+def users_activate(username: str) -> None:
+    """Admit USERNAME's log-ins again (tokens issued before a deactivation stay refused)."""
+    _set_active(username, True)
+
+
+def _set_active(username: str, active: bool) -> None:
+    from app.accounts.service import set_active
+    from app.errors import DomainError
+    from app.services import services
+
+    s = services()
+    try:
+        user = set_active(username, active, uow=s.uow(), clock=s.clock)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    if active:
+        click.echo(f"{user.role} {user.username} is active: it may log in again")
+    else:
+        seconds = current_app.config["REVOCATION_REFRESH_SECONDS"]
+        click.echo(f"{user.role} {user.username} is deactivated: log-ins are refused now, "
+                   f"its access tokens within {seconds} s")
+
+
 @cli.group()
 def grades() -> None:
     """Tax-credit grades."""

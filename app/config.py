@@ -37,6 +37,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # How often a process re-reads signing keys from the database (rotation by another process).
     "KEYRING_REFRESH_SECONDS": (60, int),
     "ACCESS_TOKEN_TTL_SECONDS": (3600, int),
+    # How often a process re-reads the recently deactivated accounts, whose live access tokens it refuses.
+    "REVOCATION_REFRESH_SECONDS": (10, int),
     # Limits use the `limits` notation: "<count> per <n> <unit>".
     "VERIFY_RATE_LIMIT": ("120 per 1 minute", str),
     "LOGIN_FAILURES_PER_USER": ("5 per 15 minutes", str),

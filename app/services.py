@@ -12,7 +12,7 @@ from typing import Callable
 
 from flask import Flask, current_app
 
-from app.accounts.security import AccessTokens, Passwords
+from app.accounts.security import AccessTokens, Passwords, Revocations
 from app.accounts.service import LoginLimits
 from app.clock import Clock, SystemClock
 from app.codes.audit import SqlAlchemyVerificationAudit, VerificationAudit
@@ -55,11 +55,13 @@ def build_services(app: Flask, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     ttl = timedelta(seconds=cfg["CODE_TTL_SECONDS"])
     leeway = timedelta(seconds=cfg["CODE_LEEWAY_SECONDS"])
+    access_ttl = timedelta(seconds=cfg["ACCESS_TOKEN_TTL_SECONDS"])
     services = Services(
         clock=clock,
         passwords=Passwords(time_cost=cfg["PASSWORD_TIME_COST"], memory_cost=cfg["PASSWORD_MEMORY_COST"]),
-        tokens=AccessTokens(secret=cfg["SECRET_KEY"], ttl=timedelta(seconds=cfg["ACCESS_TOKEN_TTL_SECONDS"]),
-                            issuer=cfg["ISSUER"]),
+        tokens=AccessTokens(secret=cfg["SECRET_KEY"], ttl=access_ttl, issuer=cfg["ISSUER"],
+                            revocations=Revocations(session_factory=db.session, ttl=access_ttl,
+                                                    refresh=timedelta(seconds=cfg["REVOCATION_REFRESH_SECONDS"]))),
         limiter=RateLimiter(redis_store.client),
         login_limits=LoginLimits(cfg["LOGIN_FAILURES_PER_USER"], cfg["LOGIN_FAILURES_PER_ADDRESS"]),
         keyring=Keyring(session_factory=db.session, secret=cfg["SECRET_KEY"], clock=clock,

@@ -30,6 +30,8 @@ class User(Base):
     bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id"), index=True)
     county_code: Mapped[str | None] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(default=True)
+    #: When the account was last deactivated (kept on reactivation: tokens issued before it stay refused).
+    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     bank: Mapped[Bank | None] = relationship(lazy="joined")

@@ -1,4 +1,4 @@
-"""Use cases on accounts: log in, create a user."""
+"""Use cases on accounts: log in, create a user, deactivate and reactivate one."""
 
 from __future__ import annotations
 
@@ -90,4 +90,24 @@ def create_user(username: str, password: str, *, role: Role, uscc: str | None = 
                     bank=bank, county_code=county_code)
         repo.add(user)
         uow.commit()
+        return user
+
+
+def set_active(username: str, active: bool, *, uow: UnitOfWork, clock: Clock) -> User:
+    """Deactivate or reactivate an account (a clerk who left the bank, an officer moved elsewhere).
+
+    Deactivating refuses the account's log-ins at once and its live access tokens within
+    ``REVOCATION_REFRESH_SECONDS`` on every process (``Revocations``); it is recorded in
+    ``deactivated_at``. Reactivating admits log-ins again; tokens issued before the deactivation
+    stay refused. Doing either twice changes nothing. Raises ``NotFound`` for an unknown username.
+    """
+    with uow:
+        user = SqlAlchemyAccountRepository(uow.session).user_by_username(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}", errors={"username": ["unknown user"]})
+        if user.active != active:
+            user.active = active
+            if not active:
+                user.deactivated_at = clock.now()
+            uow.commit()
         return user
