@@ -20,6 +20,7 @@ from app.codes.cache import CodeCache
 from app.codes.domain import PrivilegeCatalogue
 from app.codes.keys import Keyring
 from app.codes.service import CodeSettings
+from app.codes.subjects import SubjectSeal
 from app.db import UnitOfWork
 from app.events import bus
 from app.extensions import db, redis_store
@@ -35,6 +36,7 @@ class Services:
     limiter: RateLimiter
     login_limits: LoginLimits
     keyring: Keyring
+    subjects: SubjectSeal
     status_cache: StatusCache
     codes: CodeCache
     privileges: PrivilegeCatalogue
@@ -68,6 +70,7 @@ def build_services(app: Flask, *, clock: Clock | None = None) -> Services:
                         token_ttl=ttl, leeway=leeway, refresh_seconds=cfg["KEYRING_REFRESH_SECONDS"]),
         status_cache=StatusCache(redis_store.client, ttl_seconds=cfg["STATUS_CACHE_TTL_SECONDS"]),
         codes=CodeCache(redis_store.client),
+        subjects=SubjectSeal(cfg["SECRET_KEY"]),
         privileges=PrivilegeCatalogue.load(cfg["PRIVILEGES_FILE"]),
         code_settings=CodeSettings(
             issuer=cfg["ISSUER"], ttl=ttl, refresh_margin=timedelta(seconds=cfg["CODE_REFRESH_MARGIN_SECONDS"]),

@@ -459,7 +459,7 @@ def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Callable[[], No
             usccs = [users[n].uscc for n in verifying]
             s.codes.redis.delete(*(tp_key(uscc, "code") for uscc in usccs))
             codes = [issue_code(uscc, uow=s.uow(), status_cache=s.status_cache, codes=s.codes, keyring=s.keyring,
-                                clock=s.clock, settings=s.code_settings).token for uscc in usccs]
+                                subjects=s.subjects, clock=s.clock, settings=s.code_settings).token for uscc in usccs]
         verify.write_text("".join(f"{clerk_bearers[i % len(clerk_bearers)]}\t{code}\n" for i, code in enumerate(codes)))
 
     refresh_codes()
@@ -483,7 +483,7 @@ def _badge_rows(app: Any, rounds: int) -> list[Row]:
         inputs = []
         for who in identities(40):
             code = issue_code(who.uscc, uow=s.uow(), status_cache=s.status_cache, codes=s.codes, keyring=s.keyring,
-                              clock=s.clock, settings=s.code_settings)
+                              subjects=s.subjects, clock=s.clock, settings=s.code_settings)
             inputs.append(dict(token=code.token, grade=who.grade, color=code.color.value, state=who.state,
                                masked_name=mask_company_name(code.status.name), issued_at=code.issued_at))
     times: dict[str, list[float]] = {"fast": [], "naive": []}

@@ -21,7 +21,7 @@ from app.taxpayers.cache import StatusCache, tp_key
 from app.taxpayers.domain import GradeStatus
 
 
-#: 2: the token's subject is sealed (``Keyring.subjects``); format 1 tokens carried the plain USCC.
+#: 2: the token's subject is sealed (``app.codes.subjects``); format 1 tokens carried the plain USCC.
 FORMAT = 2
 
 

@@ -88,7 +88,7 @@ def code_claims(status: GradeStatus, *, subject: str, issuer: str, now: datetime
                 jti: str) -> dict[str, Any]:
     """JWS claims of a code: no name or other personal data, only what a verifier needs.
 
-    ``subject`` names the taxpayer without showing its USCC (``Keyring.subjects``)."""
+    ``subject`` names the taxpayer without showing its USCC (``app.codes.subjects``)."""
     color = color_for(status.grade, status.state)
     return {
         "iss": issuer,

@@ -16,8 +16,8 @@ the same Redis that already decides the taxpayer's color, so trusting it adds no
 at the counter almost every scan is of the code the phone has just fetched. Such a token still
 goes through every other check (its key must still be published, the claims, the expiry); any
 other token, including an older code of the same taxpayer, is verified with its signature.
-``ScannedToken`` splits the token and decodes its payload once: its ``subject`` (unverified)
-decides which cache entry to compare with, and its ``check`` reuses the same decoded claims.
+``ScannedToken`` splits the token and decodes its payload once: its ``subject`` and ``jti``
+(unverified) decide which cache entry to compare with, and its ``check`` reuses the same decoded claims.
 """
 
 from __future__ import annotations
@@ -86,8 +86,16 @@ class ScannedToken:
     @property
     def subject(self) -> str | None:
         """The ``sub`` claim of a token of our shape, signature not checked; None for any other token."""
-        sub = self._claims.get("sub") if self._claims is not None else None
-        return sub if isinstance(sub, str) else None
+        return self._unverified("sub")
+
+    @property
+    def jti(self) -> str | None:
+        """The ``jti`` claim of a token of our shape, signature not checked; None for any other token."""
+        return self._unverified("jti")
+
+    def _unverified(self, name: str) -> str | None:
+        value = self._claims.get(name) if self._claims is not None else None
+        return value if isinstance(value, str) else None
 
     def check(self, *, public_key: KeyLookup, issuer: str, leeway: timedelta, now: datetime,
               issued: str | None = None) -> tuple[Verdict, dict[str, Any] | None]:

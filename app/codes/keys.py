@@ -1,4 +1,4 @@
-"""Ed25519 signing keys for code tokens, their rotation and the public JWKS; sealed token subjects.
+"""Ed25519 signing keys for code tokens, their rotation and the public JWKS.
 
 The key id (``kid``) is the RFC 7638 JWK thumbprint of the public key. Private keys are kept
 in the database encrypted with a Fernet key derived (HKDF-SHA256) from the app secret, so a
@@ -8,15 +8,6 @@ signed has expired (token lifetime + leeway after retirement).
 Each process holds the keyring in memory and re-reads it every ``KEYRING_REFRESH_SECONDS``
 and whenever a verifier meets an unknown ``kid`` (at most once per ``MISS_RELOAD_SECONDS``),
 so a rotation made by the CLI reaches running servers without a restart.
-
-A code's ``sub`` is not the taxpayer's USCC but the USCC *sealed* (``SubjectSeal``, ``Keyring.subjects``):
-DOMAIN.md §1 says a bank clerk never sees a full identifier, and a JWS payload is only base64 —
-every bank scanner, app and log a token passes through could read a plain ``sub``. The subject
-is AES-SIV (RFC 5297, deterministic authenticated encryption) of the USCC under a 512-bit key
-derived (HKDF-SHA256) from the app secret: only this service reads it, a changed or foreign
-subject does not open, and one taxpayer always gets the same subject (a bank can tell a returning
-customer by it, as it can by the masked USCC it is shown). An offline verifier with the JWKS
-still checks the signature, color, grade and expiry; the identity it is shown comes from us.
 """
 
 from __future__ import annotations
@@ -29,11 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -44,9 +33,6 @@ from app.codes.models import SigningKey
 #: Shortest pause between two reloads triggered by unknown key ids (a forged kid must not
 #: turn every verification into a database read).
 MISS_RELOAD_SECONDS = 5.0
-
-#: Longer than any sealed USCC (16-byte tag + 18 bytes, base64url: 46 characters); longer ones are not opened.
-_MAX_SUBJECT = 64
 
 
 def _b64url(data: bytes) -> str:
@@ -67,30 +53,6 @@ def jwk_thumbprint(jwk: dict[str, str]) -> str:
 def _fernet(secret: str) -> Fernet:
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"shuima signing keys").derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(key))
-
-
-class SubjectSeal:
-    """Seals a USCC into a code's ``sub`` and opens it again (see the module's docstring)."""
-
-    def __init__(self, secret: str):
-        key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"shuima code subjects").derive(secret.encode())
-        self._cipher = AESSIV(key)
-
-    def seal(self, uscc: str) -> str:
-        """The ``sub`` claim of ``uscc``'s codes: opaque to anyone without the app secret, always the same."""
-        return _b64url(self._cipher.encrypt(uscc.encode(), None))
-
-    def open(self, subject: object) -> str | None:
-        """The USCC a subject made by ``seal`` names; None for anything else (plain, altered, sealed elsewhere)."""
-        if not isinstance(subject, str) or len(subject) > _MAX_SUBJECT:
-            return None
-        try:
-            sealed = base64.urlsafe_b64decode(subject + "=" * (-len(subject) % 4))
-            if _b64url(sealed) != subject:  # one spelling only: no stray characters or padding bits
-                return None
-            return self._cipher.decrypt(sealed, None).decode()
-        except (InvalidTag, ValueError):  # ValueError: bad base64 (binascii.Error), too short, not UTF-8
-            return None
 
 
 @dataclass(frozen=True)
@@ -131,7 +93,6 @@ class Keyring:
         self._active: LoadedKey | None = None
         self._loaded_at: datetime | None = None
         self._last_miss_reload: datetime | None = None
-        self.subjects = SubjectSeal(secret)
 
     def signing_key(self) -> LoadedKey:
         """The active key, creating the first one if the database has none."""

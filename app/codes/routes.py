@@ -31,7 +31,7 @@ def _plain_token_body(body: object) -> bool:
 def code_for(uscc: str, s: Services) -> IssuedCode:
     """The taxpayer's live code (this route, the badge, and the code-fetch front in ``app.codes.front``)."""
     return issue_code(uscc, uow=s.uow(), status_cache=s.status_cache, codes=s.codes, keyring=s.keyring,
-                      clock=s.clock, settings=s.code_settings)
+                      subjects=s.subjects, clock=s.clock, settings=s.code_settings)
 
 
 def code_answer(code: IssuedCode) -> dict[str, object]:
@@ -86,7 +86,7 @@ class Verifications(MethodView):
         body = json_body(blp, VerifyRequestSchema, fast=_plain_token_body)
         s = services()
         result = verify_code(body["token"], clerk=principal(), uow=s.uow(), status_cache=s.status_cache,
-                             keyring=s.keyring, privileges=s.privileges, limiter=s.limiter,
+                             keyring=s.keyring, subjects=s.subjects, privileges=s.privileges, limiter=s.limiter,
                              audit=s.audit, clock=s.clock, settings=s.code_settings)
         status = result.status
         # Built by hand, as VerificationResultSchema documents it (see MyCode.get).

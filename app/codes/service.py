@@ -16,6 +16,7 @@ from app.codes.cache import CachedCode, CodeCache
 from app.codes.domain import Color, PrivilegeCatalogue, Verdict, code_claims, color_for, judge_freshness
 from app.codes.jws import ScannedToken
 from app.codes.keys import Keyring
+from app.codes.subjects import SubjectSeal
 from app.db import UnitOfWork
 from app.errors import NotFound, RateLimited
 from app.ratelimit import RateLimiter
@@ -45,7 +46,7 @@ class IssuedCode:
 
 
 def issue_code(uscc: str, *, uow: UnitOfWork, status_cache: StatusCache, codes: CodeCache, keyring: Keyring,
-               clock: Clock, settings: CodeSettings) -> IssuedCode:
+               subjects: SubjectSeal, clock: Clock, settings: CodeSettings) -> IssuedCode:
     """The taxpayer's live code: the cached one while it matches the current grade, else a new one.
 
     On a warm cache this makes no SQL query (one Redis ``MGET``). Raises ``NotFound`` when
@@ -61,7 +62,7 @@ def issue_code(uscc: str, *, uow: UnitOfWork, status_cache: StatusCache, codes: 
     if cached is None or cached.version != version or cached.expires_at - settings.refresh_margin <= now:
         key = keyring.signing_key()
         jti = secrets.token_urlsafe(12)
-        claims = code_claims(status, subject=keyring.subjects.seal(uscc), issuer=settings.issuer, now=now,
+        claims = code_claims(status, subject=subjects.seal(uscc, jti=jti), issuer=settings.issuer, now=now,
                              ttl=settings.ttl, jti=jti)
         token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid})
         cached = CachedCode(token, jti, version, _ts(claims["iat"]), _ts(claims["exp"]))
@@ -99,7 +100,7 @@ class VerificationResult:
 
 
 def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: StatusCache, keyring: Keyring,
-                privileges: PrivilegeCatalogue, limiter: RateLimiter, audit: VerificationAudit, clock: Clock,
+                subjects: SubjectSeal, privileges: PrivilegeCatalogue, limiter: RateLimiter, audit: VerificationAudit, clock: Clock,
                 settings: CodeSettings) -> VerificationResult:
     """Check a scanned token and record the scan. A bad token is a verdict, never an exception.
 
@@ -112,7 +113,7 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
     """
     now = clock.now()
     scanned = ScannedToken(token)
-    named = keyring.subjects.open(scanned.subject)  # signature not checked yet: only picks the keys to read
+    named = subjects.open(scanned.subject, jti=scanned.jti)  # signature not checked yet: only picks the keys to read
     allowed, cached = limiter.hit_and_get(settings.verify_limit, "verify", str(clerk.user_id),
                                           get=CodeCache.keys(named) if named else ())
     if not allowed:
@@ -122,7 +123,7 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
     verdict, claims = scanned.check(public_key=keyring.public_key, issuer=settings.issuer, leeway=settings.leeway,
                                     now=now, issued=CachedCode.token_in(raw_code) if raw_code else None)
     status = None
-    uscc = keyring.subjects.open(claims.get("sub")) if claims else None
+    uscc = subjects.open(claims.get("sub"), jti=claims.get("jti")) if claims else None
     if verdict is Verdict.OK and claims is not None:
         status = StatusCache.decode(raw_status) if raw_status and uscc == named else None
         if status is None and uscc is not None:  # a miss (or Redis down): the database, then fill the cache

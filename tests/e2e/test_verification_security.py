@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event, select
 
+from app.accounts.domain import Role
 from app.codes.models import Verification
 from app.extensions import db
 
@@ -48,6 +49,18 @@ def _keyring(app):
     return app.extensions["shuima.services"].keyring
 
 
+def _opened(app, token: str) -> str | None:
+    """The USCC the service reads in ``token``'s subject."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return app.extensions["shuima.services"].subjects.open(claims["sub"], jti=claims["jti"])
+
+
+def _sealed(app, uscc: str, token: str) -> str:
+    """A subject naming ``uscc`` in the code ``token`` (sealed with its ``jti``)."""
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    return app.extensions["shuima.services"].subjects.seal(uscc, jti=jti)
+
+
 def _signed(app, token: str, **changes: object) -> str:
     """``token`` with ``changes`` to its claims, signed again with the service's own key."""
     claims = jwt.decode(token, options={"verify_signature": False}) | changes
@@ -60,7 +73,7 @@ def test_tampering_with_the_code_we_hold_for_that_taxpayer_is_still_bad_signatur
     uscc, token = issued
     header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
-    assert _keyring(app).subjects.open(claims["sub"]) == uscc
+    assert _opened(app, token) == uscc
     claims["exp"] += 3600
     result = _verify(client, factory.as_clerk(), ".".join([header, _b64(claims), signature]))
     assert (result["valid"], result["reason"]) == (False, "bad_signature")
@@ -146,36 +159,67 @@ def test_garbage_is_malformed_never_a_server_error(factory, client, garbage):
 
 def test_signed_token_for_a_taxpayer_we_do_not_know_is_unknown_taxpayer(app, factory, client, issued):
     _uscc, token = issued
-    forged = _signed(app, token, sub=_keyring(app).subjects.seal("91350100M000100Y43"))
+    forged = _signed(app, token, sub=_sealed(app, "91350100M000100Y43", token))
     result = _verify(client, factory.as_clerk(), forged)
     assert (result["valid"], result["reason"], result["taxpayer"]) == (False, "unknown_taxpayer", None)
 
 
-@pytest.mark.parametrize("subject", ["plain", "sealed elsewhere"])
-def test_signed_token_whose_subject_we_did_not_seal_names_nobody(app, factory, client, issued, subject):
-    # A plain USCC (how codes named taxpayers before subjects were sealed) or one sealed under another
-    # secret: the signature is ours, but the subject does not open, so no taxpayer is read or shown.
-    from app.codes.keys import SubjectSeal
+@pytest.mark.parametrize("subject", ["plain", "sealed elsewhere", "of another code"])
+def test_signed_token_whose_subject_we_did_not_seal_for_it_names_nobody(app, factory, client, clock, issued,
+                                                                        subject):
+    # A plain USCC (how codes named taxpayers before subjects were sealed), one sealed under another
+    # secret, or the real subject of another code of the same taxpayer: the signature is ours, but the
+    # subject does not open, so no taxpayer is read, shown or audited.
+    from app.codes.subjects import SubjectSeal
 
     uscc, token = issued
-    sub = uscc if subject == "plain" else SubjectSeal("another deployment's secret").seal(uscc)
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    if subject == "plain":
+        sub = uscc
+    elif subject == "sealed elsewhere":
+        sub = SubjectSeal("another deployment's secret").seal(uscc, jti=jti)
+    else:
+        clock.advance(seconds=60)  # the next code
+        later = client.get("/api/v1/me/code", headers=factory.login(factory.user(Role.TAXPAYER, uscc=uscc))).json
+        sub = jwt.decode(later["token"], options={"verify_signature": False})["sub"]
+        assert _opened(app, later["token"]) == uscc
     result = _verify(client, factory.as_clerk(), _signed(app, token, sub=sub))
     assert (result["valid"], result["reason"], result["taxpayer"], result["color"]) == (
         False, "unknown_taxpayer", None, None)
+    with app.app_context(), db.session() as session:
+        assert session.scalars(select(Verification.uscc).order_by(Verification.id.desc())).first() is None
 
 
-def test_the_token_shows_no_full_identifier_only_we_read_its_subject(app, client, factory, issued):
-    # DOMAIN.md §1: a bank clerk never sees a full USCC, and a scanner reads the whole QR payload.
+def test_the_token_shows_no_full_identifier_and_each_code_another_subject(app, client, factory, clock, issued):
+    # DOMAIN.md §1: a bank clerk never sees a full USCC, and a scanner reads the whole QR payload;
+    # §4: no bank can follow a taxpayer from code to code (or from bank to bank) by its subject.
     uscc, token = issued
     claims = jwt.decode(token, options={"verify_signature": False})
-    assert uscc not in token and uscc not in json.dumps(claims) and uscc[2:-1] not in claims["sub"]
-    assert _keyring(app).subjects.open(claims["sub"]) == uscc
-    # The same taxpayer keeps its subject across codes; another taxpayer has another.
+    assert uscc not in json.dumps(claims) and _opened(app, token) == uscc
+    clock.advance(seconds=60)
+    again = client.get("/api/v1/me/code", headers=factory.login(factory.user(Role.TAXPAYER, uscc=uscc))).json["token"]
+    assert jwt.decode(again, options={"verify_signature": False})["sub"] != claims["sub"]
+    assert _opened(app, again) == uscc
     other_uscc, other = factory.as_taxpayer("B")
-    other_claims = jwt.decode(client.get("/api/v1/me/code", headers=other).json["token"],
-                              options={"verify_signature": False})
-    assert other_claims["sub"] != claims["sub"] and _keyring(app).subjects.open(other_claims["sub"]) == other_uscc
-    assert _keyring(app).subjects.seal(uscc) == claims["sub"]
+    assert _opened(app, client.get("/api/v1/me/code", headers=other).json["token"]) == other_uscc
+
+
+def test_the_audit_names_a_taxpayer_only_from_a_signed_subject(app, factory, client, clock, issued):
+    # A forged token carrying the victim's real subject is audited without a taxpayer and never
+    # shows up in the victim's own list; an expired code of ours is audited with its taxpayer.
+    uscc, token = issued
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    clerk = factory.as_clerk("BANK-F")
+    forged = ".".join([header, _b64(claims | {"grade": "A", "exp": claims["exp"] + 3600}), signature])
+    assert _verify(client, clerk, forged)["reason"] == "bad_signature"
+    clock.advance(seconds=600)
+    assert _verify(client, clerk, token)["reason"] == "expired"
+    with app.app_context(), db.session() as session:
+        rows = session.execute(select(Verification.reason, Verification.uscc).order_by(Verification.id)).all()
+    assert [tuple(r) for r in rows] == [("bad_signature", None), ("expired", uscc)]
+    mine = client.get("/api/v1/me/verifications", headers=factory.login(factory.user(Role.TAXPAYER, uscc=uscc))).json
+    assert [r["reason"] for r in mine] == ["expired"]
 
 
 def test_token_verifies_offline_with_the_public_jwks_through_pyjwt(app, client, issued):

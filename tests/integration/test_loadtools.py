@@ -168,7 +168,7 @@ def test_the_code_floor_reads_the_shared_cache_and_fills_a_key_once(floors):
     again = [client.get("/floor/code").json["cached"] for _ in range(3)]
     assert first.count(False) == hello._KEYS  # every key missed once and was filled
     assert again == [True, True, True]
-    assert len(hello._redis().get("{floor:0}:code")) == 650
+    assert len(hello._redis().get("{floor:0}:code")) == 700
 
 
 def test_the_verification_floor_counts_and_commits_one_audit_row_per_request(floors):

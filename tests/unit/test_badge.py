@@ -28,14 +28,20 @@ def _b64url(data: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def jws_token() -> str:
-    """A realistic compact JWS (ES256): header.payload.signature, ~350 chars."""
-    header = {"alg": "ES256", "typ": "JWT", "kid": "shuima-2025-q1"}
-    payload = {"sub": "91110108MA01ABCD2X", "grade": "A", "color": "gold", "iat": 1740846605,
-               "exp": 1740850205, "jti": "c0de7e11-5b1a-4c2e-9f3a-7d2b8e6a1f04", "v": 1}
-    signature = hashlib.sha512(b"not a real key").digest()  # 64 bytes, like ES256
-    token = ".".join(_b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, payload))
+    """A code token of the shape the service issues: EdDSA, a kid thumbprint, a sealed subject, ≈450 chars."""
+    from app.codes.domain import code_claims
+    from app.codes.subjects import SubjectSeal
+    from app.taxpayers.domain import GradeStatus, Grade, State
+
+    status = GradeStatus("91110108MA01ABCD2X", "北京某某科技有限公司", Grade.A, State.NORMAL, 2024, ISSUED_AT)
+    jti = "3q2-7u_vb2X9mQwA"  # secrets.token_urlsafe(12) is 16 characters
+    claims = code_claims(status, subject=SubjectSeal("badge test").seal(status.uscc, jti=jti),
+                         issuer="https://shuima.example.cn", now=ISSUED_AT, ttl=timedelta(seconds=60), jti=jti)
+    header = {"alg": "EdDSA", "kid": _b64url(hashlib.sha256(b"a public key").digest()), "typ": "JWT"}
+    signature = hashlib.sha512(b"not a real key").digest()  # 64 bytes, like Ed25519
+    token = ".".join(_b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
     token += "." + _b64url(signature)
-    assert 300 <= len(token) <= 400 and token.count(".") == 2
+    assert 420 <= len(token) <= 480 and token.count(".") == 2
     return token
 
 
