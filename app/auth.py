@@ -34,9 +34,18 @@ def requires(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]
             g.principal = principal
             return view(*args, **kwargs)
 
+        setattr(wrapper, _ROLES, allowed)  # outer decorators keep it: functools.wraps copies __dict__
         return Blueprint.doc(security=[{"bearerAuth": []}], **{"x-roles": sorted(r.value for r in allowed)})(wrapper)
 
     return decorator
+
+
+_ROLES = "shuima_roles"
+
+
+def roles_of(view: Any) -> frozenset[Role] | None:
+    """The roles ``requires`` admits to ``view`` (a view function or MethodView method); None when open."""
+    return getattr(view, _ROLES, None)
 
 
 def authenticate() -> Principal:

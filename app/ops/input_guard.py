@@ -1,7 +1,9 @@
 """Refuse input that no handler can parse or store, before it reaches one (422/404, never 500).
 
 Registered first in ``create_app``: the ``int`` URL converter must be replaced before any
-blueprint adds a rule.
+blueprint adds a rule. A caller the route would turn away (no or a bad token: 401; another
+role: 403) is not told what is wrong with its input: the guard stands aside and the view's
+``requires`` answers, before anything is read.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from werkzeug.routing import IntegerConverter
 
-from app.errors import InvalidInput
+from app.auth import authenticate, roles_of
+from app.errors import InvalidInput, Unauthenticated
 
 
 def init_input_guard(app: Flask) -> None:
@@ -30,6 +33,28 @@ MAX_PAGE = 100_000
 
 
 def _refuse_unusable_input() -> None:
+    try:
+        _check_input()
+    except InvalidInput:
+        if _turned_away():
+            return  # the view's ``requires`` answers 401 or 403
+        raise
+
+
+def _turned_away() -> bool:
+    """Whether the route's role check refuses this caller (checked only for input about to be refused)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    roles = roles_of(getattr(view_class, request.method.lower(), None) if view_class else view)
+    if roles is None:
+        return False  # an open route (log-in, the public keys)
+    try:
+        return authenticate().role not in roles
+    except Unauthenticated:
+        return True
+
+
+def _check_input() -> None:
     """Answer 422, naming the field, for input no handler can parse or store instead of letting it
     reach a parser or the database as a 500: a NUL character (PostgreSQL text cannot hold one) in
     a path parameter, the query string or a JSON body; a lone surrogate (``"\\ud800"`` is valid

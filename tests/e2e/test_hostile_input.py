@@ -241,3 +241,32 @@ def test_ids_at_the_edge_of_their_columns_are_simply_not_found(client, who):
     _assert_names(client.get(f"/api/v1/rural/loans?household_id={2**31}", headers=who["officer"]), "household_id")
     for delivery_id in (2**31, 2**63 - 1):  # deliveries have BIGINT keys
         assert client.get(f"/api/v1/me/inbox/{delivery_id}", headers=who["taxpayer"]).status_code == 404
+
+
+def test_a_caller_the_route_turns_away_learns_nothing_about_its_input(client, who):
+    # The role check answers first: no token 401, another role 403; only the admitted role hears 422.
+    bad = {"token": "x\u0000"}
+    assert client.post("/api/v1/verifications", json=bad).status_code == 401
+    assert client.post("/api/v1/verifications", json=bad, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    assert client.post("/api/v1/verifications", json=bad, headers=who["taxpayer"]).status_code == 403
+    _assert_names(client.post("/api/v1/verifications", json=bad, headers=who["clerk"]), "token")
+    assert client.get(f"/api/v1/policies?page={10**9}").status_code == 401
+    # An open route has no one to turn away: the log-in still names the field.
+    _assert_names(client.post("/api/v1/auth/token", json={"username": "a\u0000", "password": "x"}), "username")
+
+
+def test_every_route_behind_a_bearer_token_declares_its_roles_to_the_guard(app):
+    # The guard finds the roles through the outer decorators (flask-smorest's keep the view's __dict__).
+    from app.auth import roles_of
+
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        view_class = getattr(view, "view_class", None)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            target = getattr(view_class, method.lower(), None) if view_class else view
+            documented = getattr(target, "_apidoc", {}).get("manual_doc", {}).get("security")
+            if documented:
+                assert roles_of(target), (rule.rule, method)
+                checked += 1
+    assert checked > 30
