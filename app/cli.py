@@ -100,20 +100,25 @@ def users_activate(username: str) -> None:
 
 def _set_active(username: str, active: bool) -> None:
     from app.accounts.service import set_active
+    from app.clock import LOCAL_TZ
     from app.errors import DomainError
     from app.services import services
 
     s = services()
     try:
-        user = set_active(username, active, uow=s.uow(), clock=s.clock)
+        user, changed = set_active(username, active, uow=s.uow(), clock=s.clock)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
+    who = f"{user.role} {user.username}"
     if active:
-        click.echo(f"{user.role} {user.username} is active: it may log in again")
-    else:
+        click.echo(f"{who} is active again: it must log in again (tokens from before the deactivation stay refused)"
+                   if changed else f"{who} is already active")
+    elif changed:
         seconds = current_app.config["REVOCATION_REFRESH_SECONDS"]
-        click.echo(f"{user.role} {user.username} is deactivated: log-ins are refused now, "
-                   f"its access tokens within {seconds} s")
+        click.echo(f"{who} is deactivated: log-ins are refused now, its access tokens within {seconds} s")
+    else:
+        since = user.deactivated_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if user.deactivated_at else "?"
+        click.echo(f"{who} was already deactivated (since {since}, Beijing time)")
 
 
 @cli.group()

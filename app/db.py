@@ -119,7 +119,12 @@ def bulk_insert(session: Session, target: Table | type[Base], rows: Sequence[dic
                             for value, process in zip([*(row[name] for name in given), *constants], processors)])
 
 
-def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+#: Seconds a new PostgreSQL connection may take (libpq's ``connect_timeout``).
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+                connect_timeout: int = CONNECT_TIMEOUT_SECONDS) -> Engine:
     """Build an engine; SQLite gets WAL, foreign keys and a busy timeout for several processes.
 
     Connections are checked before use only after ``ping_after_idle`` seconds in the pool, not
@@ -141,7 +146,9 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -
             cursor.close()
 
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=10)
+        # A database host that hangs or drops packets fails a new connection after ``connect_timeout``
+        # seconds, not after the kernel's SYN retries (≈2 min): a sync worker must not hang that long.
+        engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"connect_timeout": connect_timeout})
     _ping_when_idle(engine, ping_after_idle)
     return engine
 

@@ -62,7 +62,7 @@ def build_services(app: Flask, *, clock: Clock | None = None) -> Services:
         clock=clock,
         passwords=Passwords(time_cost=cfg["PASSWORD_TIME_COST"], memory_cost=cfg["PASSWORD_MEMORY_COST"]),
         tokens=AccessTokens(secret=cfg["SECRET_KEY"], ttl=access_ttl, issuer=cfg["ISSUER"],
-                            revocations=Revocations(session_factory=db.session, ttl=access_ttl,
+                            revocations=Revocations(session_factory=db.session, clock=clock, ttl=access_ttl,
                                                     refresh=timedelta(seconds=cfg["REVOCATION_REFRESH_SECONDS"]))),
         limiter=RateLimiter(redis_store.client),
         login_limits=LoginLimits(cfg["LOGIN_FAILURES_PER_USER"], cfg["LOGIN_FAILURES_PER_ADDRESS"]),

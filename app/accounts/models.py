@@ -30,7 +30,10 @@ class User(Base):
     bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id"), index=True)
     county_code: Mapped[str | None] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(default=True)
-    #: When the account was last deactivated (kept on reactivation: tokens issued before it stay refused).
+    #: Raised by every deactivation; access tokens carry the version their log-in read, and a
+    #: lower one than the account's is refused (``app.accounts.security.Revocations``).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: When the account was last deactivated: the recent ones are the accounts whose tokens are checked.
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

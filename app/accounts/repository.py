@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,11 @@ class SqlAlchemyAccountRepository:
 
     def user_by_username(self, username: str) -> User | None:
         return self.session.scalars(select(User).where(User.username == username)).first()
+
+    def recently_deactivated(self, *, since: datetime) -> dict[int, int]:
+        """The accounts deactivated after ``since``, each with its current token version."""
+        return {user_id: version for user_id, version in self.session.execute(
+            select(User.id, User.token_version).where(User.deactivated_at > since))}
 
     def bank_by_code(self, code: str) -> Bank | None:
         return self.session.scalars(select(Bank).where(Bank.code == code)).first()

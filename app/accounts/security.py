@@ -12,12 +12,12 @@ from typing import Callable
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Principal
-from app.accounts.models import User
+from app.accounts.repository import SqlAlchemyAccountRepository
+from app.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -56,37 +56,52 @@ class Revocations:
 
     An access token is checked by its signature alone (no database read per request), so without
     this a deactivated account's tokens would work until they expire (``ACCESS_TOKEN_TTL_SECONDS``).
-    Each process keeps the accounts deactivated within the last token lifetime — no older token
-    can still be live — and reads them again every ``refresh`` (one small indexed query), so a
-    deactivation reaches every process on every host within that time. A token issued up to the
-    second of the deactivation is refused; one issued after a reactivation is not. While the
-    database cannot be read, the last list stays in force and the read is tried again after
-    ``refresh``: requests that need no database (a warm code fetch) go on being answered.
+    Every token carries its account's ``token_version`` as it was when the log-in read the account
+    (claim ``ver``); a deactivation raises the version. Each process keeps the versions of the
+    accounts deactivated within the last token lifetime (and a margin for clocks that differ
+    between hosts) — no older token can still be live — and reads them again every ``refresh``
+    (one small indexed query), so a deactivation reaches every process on every host within that
+    time, and a token of a lower version is refused. Versions, not times: a log-in that read the
+    account just before the deactivation committed, a reactivation in the same second, clocks
+    that differ between hosts change nothing.
+
+    While the database cannot be read the last list stays in force, and the read is tried again
+    after ``refresh`` — or after ``retry`` while this process has never read it: until then it
+    knows of no deactivation. The read happens in a request (as the keyring's does); a database
+    that does not answer holds that one request for the driver's connect timeout.
     """
 
-    def __init__(self, *, session_factory: Callable[[], Session], ttl: timedelta, refresh: timedelta):
+    #: Deactivations kept beyond the token lifetime, for hosts whose clocks run ahead.
+    MARGIN = timedelta(minutes=5)
+
+    def __init__(self, *, session_factory: Callable[[], Session], clock: Clock, ttl: timedelta, refresh: timedelta,
+                 retry: timedelta = timedelta(seconds=1)):
         self._session_factory = session_factory
-        self._ttl = ttl
+        self._clock = clock
+        self._window = ttl + self.MARGIN
         self._refresh = refresh
-        self._cut_offs: dict[int, int] = {}
-        self._loaded_at: datetime | None = None
+        self._retry = retry
+        self._floors: dict[int, int] = {}
+        self._loaded = False
+        self._next_read: datetime | None = None
 
-    def cut_off(self, user_id: int, now: datetime) -> int | None:
-        """The ``iat`` up to which ``user_id``'s tokens are refused (a Unix second), or None."""
-        if self._loaded_at is None or now - self._loaded_at >= self._refresh:
-            self.reload(now)
-        return self._cut_offs.get(user_id)
+    def lowest_version(self, user_id: int) -> int | None:
+        """The lowest token version of ``user_id`` still admitted, or None when any is."""
+        if self._next_read is None or self._clock.now() >= self._next_read:
+            self.reload()
+        return self._floors.get(user_id)
 
-    def reload(self, now: datetime) -> None:
-        self._loaded_at = now  # first, so a failing read is not retried on every request
+    def reload(self) -> None:
         try:
             with self._session_factory() as session:
-                rows = session.execute(select(User.id, User.deactivated_at)
-                                       .where(User.deactivated_at > now - self._ttl)).all()
+                floors = SqlAlchemyAccountRepository(session).recently_deactivated(
+                    since=self._clock.now() - self._window)
         except SQLAlchemyError:
             log.warning("could not read deactivated accounts; the last list stays in force", exc_info=True)
+            self._next_read = self._clock.now() + (self._refresh if self._loaded else self._retry)
             return
-        self._cut_offs = {row.id: int(row.deactivated_at.timestamp()) for row in rows}
+        self._floors, self._loaded = floors, True
+        self._next_read = self._clock.now() + self._refresh  # after the read: a slow one is not repeated at once
 
 
 class AccessTokens:
@@ -108,12 +123,14 @@ class AccessTokens:
         self._verified: dict[str, tuple[Principal, int, int]] = {}
         self._lock = threading.Lock()
 
-    def issue(self, principal: Principal, *, now: datetime) -> str:
+    def issue(self, principal: Principal, *, now: datetime, version: int = 0) -> str:
+        """A token for ``principal``; ``version``: the account's ``token_version`` when the log-in read it."""
         claims = principal.to_claims() | {
             "iss": self._issuer,
             "aud": ACCESS_AUDIENCE,
             "iat": int(now.timestamp()),
             "exp": int((now + self.ttl).timestamp()),
+            "ver": version,
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
@@ -123,23 +140,24 @@ class AccessTokens:
         if hit is None:
             hit = self._verify(token)
             self._remember(token, hit)
-        principal, exp, iat = hit
+        principal, exp, version = hit
         if exp <= now.timestamp():
             raise jwt.ExpiredSignatureError("access token expired")
         if self._revocations is not None:
-            cut_off = self._revocations.cut_off(principal.user_id, now)
-            if cut_off is not None and iat <= cut_off:
+            lowest = self._revocations.lowest_version(principal.user_id)
+            if lowest is not None and version < lowest:
                 raise jwt.InvalidTokenError("access token of a deactivated account")
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, int, int]:
         claims = jwt.decode(
             token, self._secret, algorithms=["HS256"], audience=ACCESS_AUDIENCE, issuer=self._issuer,
-            options={"require": ["exp", "iat", "sub", "role"], "verify_exp": False, "verify_iat": False},
+            options={"require": ["exp", "sub", "role"], "verify_exp": False, "verify_iat": False},
         )
-        if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
-            raise jwt.InvalidTokenError("exp or iat is not an integer")
-        return Principal.from_claims(claims), claims["exp"], claims["iat"]
+        version = claims.get("ver", 0)  # tokens issued before versions existed: the version every account began at
+        if not isinstance(claims["exp"], int) or not isinstance(version, int):
+            raise jwt.InvalidTokenError("exp or ver is not an integer")
+        return Principal.from_claims(claims), claims["exp"], version
 
     def _remember(self, token: str, entry: tuple[Principal, int, int]) -> None:
         # Oldest-first eviction (dicts keep insertion order): an hour-long token seen once

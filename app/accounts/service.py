@@ -10,7 +10,7 @@ from app.accounts.repository import SqlAlchemyAccountRepository
 from app.accounts.security import AccessTokens, Passwords
 from app.clock import Clock
 from app.db import UnitOfWork
-from app.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from app.ratelimit import RateLimiter
 from app.rural.domain import PlaceLevel, place_code_error
 from app.taxpayers.domain import UsccError, normalize_uscc
@@ -33,8 +33,9 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
     the ~0.1 s hash let every attempt of a burst through). Failures alone count per address, so
     an office behind one address is never locked out by its own successful log-ins.
 
-    Raises ``Unauthenticated`` for a wrong username or password (one message for both) and
-    ``RateLimited`` once too many attempts have failed.
+    Raises ``Unauthenticated`` for a wrong username or password (one message for both),
+    ``Forbidden`` for the right password of a deactivated account and ``RateLimited`` once too
+    many attempts have failed.
     """
     user_key, address_key = ("login-user", username.lower()), ("login-addr", address)
     for admitted, limit, key in ((limiter.test, limits.per_address, address_key),
@@ -45,12 +46,15 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
     with uow:
         user = SqlAlchemyAccountRepository(uow.session).user_by_username(username)
         ok = passwords.verify(user.password_hash if user else None, password)
-        if not ok or user is None or not user.active:
+        if not ok or user is None:
             limiter.hit(limits.per_address, *address_key)
             raise Unauthenticated("wrong username or password")
+        if not user.active:  # told only to someone who knows the password
+            raise Forbidden("this account is deactivated; ask your administrator")
         principal = Principal(user.id, user.username, Role(user.role), user.uscc, user.bank_id, user.county_code)
+        version = user.token_version  # as read before the hash: a deactivation meanwhile raised it
     limiter.reset(limits.per_user, *user_key)
-    return tokens.issue(principal, now=clock.now())
+    return tokens.issue(principal, now=clock.now(), version=version)
 
 
 def create_user(username: str, password: str, *, role: Role, uscc: str | None = None, bank_code: str | None = None,
@@ -93,21 +97,25 @@ def create_user(username: str, password: str, *, role: Role, uscc: str | None = 
         return user
 
 
-def set_active(username: str, active: bool, *, uow: UnitOfWork, clock: Clock) -> User:
-    """Deactivate or reactivate an account (a clerk who left the bank, an officer moved elsewhere).
+def set_active(username: str, active: bool, *, uow: UnitOfWork, clock: Clock) -> tuple[User, bool]:
+    """Deactivate or reactivate an account (a clerk who left the bank, an officer moved elsewhere);
+    returns the account and whether it changed.
 
-    Deactivating refuses the account's log-ins at once and its live access tokens within
-    ``REVOCATION_REFRESH_SECONDS`` on every process (``Revocations``); it is recorded in
-    ``deactivated_at``. Reactivating admits log-ins again; tokens issued before the deactivation
-    stay refused. Doing either twice changes nothing. Raises ``NotFound`` for an unknown username.
+    Deactivating refuses the account's log-ins at once and, by raising its ``token_version``, the
+    access tokens it holds within ``REVOCATION_REFRESH_SECONDS`` on every process
+    (``Revocations``); ``deactivated_at`` records when. Reactivating admits log-ins again; tokens
+    issued before the deactivation stay refused. Either, asked for a second time, changes nothing.
+    Raises ``NotFound`` for an unknown username.
     """
     with uow:
         user = SqlAlchemyAccountRepository(uow.session).user_by_username(username)
         if user is None:
             raise NotFound(f"no user {username!r}", errors={"username": ["unknown user"]})
-        if user.active != active:
-            user.active = active
-            if not active:
-                user.deactivated_at = clock.now()
-            uow.commit()
-        return user
+        if user.active == active:
+            return user, False
+        user.active = active
+        if not active:
+            user.deactivated_at = clock.now()
+            user.token_version += 1
+        uow.commit()
+        return user, True

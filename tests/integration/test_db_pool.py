@@ -68,3 +68,23 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(datab
     finally:
         engine.dispose()
         admin.dispose()
+
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connection_after_the_timeout():
+    # A listening socket that never accepts: the TCP handshake completes (the kernel's backlog) and
+    # the driver waits for the server's answer, as with a hung or unreachable database host.
+    import socket
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/test",
+                             connect_timeout=2)
+        started = time.monotonic()
+        with pytest.raises(OperationalError):
+            engine.connect()
+        assert 1.5 < time.monotonic() - started < 10
