@@ -31,6 +31,7 @@ from app.rural.scorecard import Scorecard, evaluate, explain
 from app.rural.scorecard_versions import ActiveCard, active_scorecard, parsed_scorecard
 from app.rural.service import own_household, require_county, stored_facts
 from app.rural.statuses import refresh_figures, village_stars
+from app.taxpayers.domain import mask_person_name
 
 
 # --- one rating -----------------------------------------------------------------------------
@@ -82,7 +83,8 @@ def propose_rating(household_id: int, *, actor: Actor, uow: UnitOfWork, clock: C
             # scorecard rows exist): a proposal written by something that did not take the county
             # lock. The same answer as the check above, not a 500.
             raise _in_notice() from None
-        return rating_view(rating, card.card, [], today=local_date(now)) | {"scorecard_version": card.version}
+        return rating_view(rating, card.card, [], today=local_date(now), full_names=False) | {
+            "scorecard_version": card.version}
 
 
 def record_objection(rating_id: int, *, raised_by: str, reason: str, actor: Actor, uow: UnitOfWork,
@@ -97,7 +99,7 @@ def record_objection(rating_id: int, *, raised_by: str, reason: str, actor: Acto
         uow.session.add(Objection(rating_id=rating.id, raised_by=raised_by.strip(), reason=reason.strip(),
                                   recorded_by=actor.username, recorded_at=now))
         uow.commit()
-        return _view(repo, rating, ctx, today=local_date(now))
+        return _view(repo, rating, ctx, actor=actor, today=local_date(now))
 
 
 def resolve_objection(rating_id: int, objection_id: int, *, outcome: ObjectionOutcome, note: str, actor: Actor,
@@ -114,7 +116,7 @@ def resolve_objection(rating_id: int, objection_id: int, *, outcome: ObjectionOu
         objection.outcome, objection.outcome_note = outcome.value, note.strip()
         objection.resolved_by, objection.resolved_at = actor.username, clock.now()
         uow.commit()
-        return _view(repo, rating, ctx, today=local_date(clock.now()))
+        return _view(repo, rating, ctx, actor=actor, today=local_date(clock.now()))
 
 
 def confirm_rating(rating_id: int, *, actor: Actor, uow: UnitOfWork, clock: Clock,
@@ -145,7 +147,7 @@ def confirm_rating(rating_id: int, *, actor: Actor, uow: UnitOfWork, clock: Cloc
         _put_in_force([row], actor=actor, now=now, ctx=ctx, uow=uow)
         uow.commit()
         uow.session.expire_all()  # the bulk updates bypassed the loaded objects
-        view = _view(repo, rating, ctx, today=local_date(now))
+        view = _view(repo, rating, ctx, actor=actor, today=local_date(now))
         # a village's figures count households and loans where they are now (a move refreshed the old one)
         county, villages = rating.county_code, {household.village_code}
     refresh_figures(county, villages=villages, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
@@ -172,7 +174,7 @@ def withdraw_rating(rating_id: int, *, note: str, actor: Actor, uow: UnitOfWork,
                 household.rating_id = household.grade = household.score = None
                 household.limit_amount = household.rated_until = None
         uow.commit()
-        view = _view(repo, rating, ctx, today=local_date(now))
+        view = _view(repo, rating, ctx, actor=actor, today=local_date(now))
         county = rating.county_code
     if was_in_force:
         refresh_figures(county, villages=villages, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
@@ -254,7 +256,7 @@ def confirm_due_ratings(county: str | None, *, village_code: str | None = None, 
 def get_rating(rating_id: int, *, actor: Actor, uow: UnitOfWork, clock: Clock, ctx: RuralContext) -> dict[str, Any]:
     with uow:
         repo = SqlAlchemyRuralRepository(uow.session)
-        return _view(repo, _own_rating(repo, rating_id, actor), ctx, today=local_date(clock.now()))
+        return _view(repo, _own_rating(repo, rating_id, actor), ctx, actor=actor, today=local_date(clock.now()))
 
 
 def list_ratings(*, actor: Actor, county: str | None, filters: dict[str, Any], offset: int, limit: int,
@@ -264,9 +266,10 @@ def list_ratings(*, actor: Actor, county: str | None, filters: dict[str, Any], o
         repo = SqlAlchemyRuralRepository(uow.session)
         rows, total = repo.ratings(county_code=county_code, offset=offset, limit=limit, **filters)
         objections = repo.objections([r.id for r in rows])
+        banks = repo.household_banks({r.household_id for r in rows})
         today = local_date(clock.now())
-        return [_view(repo, r, ctx, today=today, objections=[o for o in objections if o.rating_id == r.id])
-                for r in rows], total
+        return [_view(repo, r, ctx, actor=actor, today=today, household_bank=banks[r.household_id],
+                      objections=[o for o in objections if o.rating_id == r.id]) for r in rows], total
 
 
 def household_ratings(household_id: int, *, actor: Actor, offset: int, limit: int, uow: UnitOfWork,
@@ -303,8 +306,13 @@ def current_limit(household_id: int, *, actor: Actor, uow: UnitOfWork, clock: Cl
                             "explanation": quote.explanation}}
 
 
-def rating_view(rating: Rating, card: Scorecard, objections: Sequence[Objection], *, today: date) -> dict[str, Any]:
-    """A rating for the API; a confirmed rating whose year has run out shows as ``expired``."""
+def rating_view(rating: Rating, card: Scorecard, objections: Sequence[Objection], *, today: date,
+                full_names: bool) -> dict[str, Any]:
+    """A rating for the API; a confirmed rating whose year has run out shows as ``expired``.
+
+    ``full_names``: whether the objectors' names show in full; otherwise masked like the head's
+    name in lists (surname and ``*``, DOMAIN.md §1) — a villager who objected during the public
+    notice is not spelled out to every bank of the county."""
     items = explain(card, rating.items)
     state = rating.state
     if state == RatingState.CONFIRMED.value and not is_in_force(state, rating.valid_until, today):
@@ -320,19 +328,25 @@ def rating_view(rating: Rating, card: Scorecard, objections: Sequence[Objection]
         "proposed_by": rating.proposed_by, "proposed_at": rating.proposed_at, "notice_ends_at": rating.notice_ends_at,
         "decided_by": rating.decided_by, "decided_at": rating.decided_at, "decision_note": rating.decision_note,
         "valid_until": rating.valid_until, "limit_amount": rating.limit_amount, "limit_terms": rating.limit_terms,
-        "objections": [{"id": o.id, "raised_by": o.raised_by, "reason": o.reason, "recorded_by": o.recorded_by,
+        "objections": [{"id": o.id, "raised_by": o.raised_by if full_names else mask_person_name(o.raised_by),
+                        "reason": o.reason, "recorded_by": o.recorded_by,
                         "recorded_at": o.recorded_at, "outcome": o.outcome, "outcome_note": o.outcome_note,
                         "resolved_at": o.resolved_at} for o in objections],
     }
 
 
-def _view(repo: SqlAlchemyRuralRepository, rating: Rating, ctx: RuralContext, *, today: date,
-          objections: Sequence[Objection] | None = None) -> dict[str, Any]:
+def _view(repo: SqlAlchemyRuralRepository, rating: Rating, ctx: RuralContext, *, actor: Actor, today: date,
+          objections: Sequence[Objection] | None = None, household_bank: int | None = None) -> dict[str, Any]:
+    """``rating_view`` for ``actor``: objectors are named in full only to the officers who see the
+    household in full (``Actor.sees_id_number_of``: its county, the bank that filed it)."""
     row = repo.scorecard(rating.scorecard_id)
     assert row is not None
     if objections is None:
         objections = repo.objections([rating.id])
-    return rating_view(rating, parsed_scorecard(row.body), objections, today=today) | {
+    if household_bank is None:
+        household_bank = repo.household_banks([rating.household_id])[rating.household_id]
+    return rating_view(rating, parsed_scorecard(row.body), objections, today=today,
+                       full_names=actor.sees_id_number_of(rating.county_code, household_bank)) | {
         "scorecard_version": row.version}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import and_, bindparam, case, distinct, false, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -41,6 +41,13 @@ class SqlAlchemyRuralRepository:
     # households -------------------------------------------------------------------------------
     def household(self, household_id: int, *, for_update: bool = False) -> Household | None:
         return self._by_id(Household, household_id, for_update)
+
+    def household_banks(self, household_ids: Iterable[int]) -> dict[int, int]:
+        """The bank that filed each of ``household_ids``."""
+        ids = list(household_ids)
+        if not ids:
+            return {}
+        return dict(self.session.execute(select(Household.id, Household.bank_id).where(Household.id.in_(ids))).all())
 
     def household_by_id_number(self, id_number: str) -> Household | None:
         return self.session.scalars(select(Household).where(Household.id_number == id_number)).first()

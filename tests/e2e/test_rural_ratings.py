@@ -95,6 +95,22 @@ def test_upheld_objection_means_withdraw_and_rate_again(client, rural, officer, 
     assert propose(client, officer, household["id"])["score"] == "91"
 
 
+def test_an_objectors_name_shows_in_full_only_to_the_bank_that_filed_the_household(client, rural, officer, village):
+    # DOMAIN.md §1: person names masked (surname + *) wherever a bank sees them that does not own the record.
+    rating = propose(client, officer, rural.household(officer, village)["id"])
+    objected = client.post(f"{API}/ratings/{rating['id']}/objections", headers=officer,
+                           json={"raised_by": "王小明", "reason": "该户实际有外债未申报"})
+    assert objected.json["objections"][0]["raised_by"] == "王小明"
+    other_bank, admin = rural.officer(bank="B2"), rural.admin("330283")
+    for who in (other_bank, admin):
+        seen = client.get(f"{API}/ratings/{rating['id']}", headers=who).json["objections"]
+        listed = client.get(f"{API}/ratings?county=330283", headers=who).json[0]["objections"]
+        assert [o["raised_by"] for o in seen + listed] == ["王**", "王**"]
+        assert seen[0]["reason"] == "该户实际有外债未申报"
+    listed = client.get(f"{API}/ratings?county=330283", headers=officer).json[0]["objections"]
+    assert [o["raised_by"] for o in listed] == ["王小明"]
+
+
 def test_objection_after_the_notice_is_refused(client, rural, officer, village, clock):
     rating = propose(client, officer, rural.household(officer, village)["id"])
     clock.advance(days=8)
