@@ -60,6 +60,26 @@ def test_a_sqlite_database_holding_data_migrates_to_the_latest_revision_and_back
     engine.dispose()
 
 
+def test_a_sqlite_migration_that_leaves_dangling_foreign_keys_fails_loudly(tmp_path):
+    """Foreign keys are off while SQLite migrates (a table rebuild must drop the old table): the
+    check afterwards refuses to call a database with rows pointing nowhere migrated."""
+    from sqlalchemy import text
+
+    from app.db import make_engine
+    from app.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'dangling.db'}"
+    upgrade(url, "0005")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # as a hand edit or an older tool might have left it
+        conn.execute(text("INSERT INTO users (username, password_hash, role, bank_id, active, created_at) "
+                          "VALUES ('ghost', 'x', 'clerk', 999, 1, '2026-01-01 00:00:00')"))
+    engine.dispose()
+    with pytest.raises(RuntimeError, match="foreign keys point nowhere"):
+        upgrade(url)
+
+
 def test_logs_never_carry_a_full_identifier(caplog):
     logger = logging.getLogger("test.masking")
     logger.addFilter(MaskIdentifiers())
