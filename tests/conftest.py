@@ -19,6 +19,7 @@ from app.extensions import db
 from app.migrate import reset_postgres, upgrade
 from app.models import import_all_models
 from tests.factories import Factory
+from tests.rural_factories import RuralFactory
 
 
 class FakeClock:
@@ -117,3 +118,21 @@ def client(app):
 @pytest.fixture
 def factory(app, client) -> Factory:
     return Factory(app, client)
+
+
+@pytest.fixture
+def rural(factory) -> RuralFactory:
+    """Rural credit set-up through the API (tests/rural_factories.py)."""
+    return RuralFactory(factory)
+
+
+@pytest.fixture
+def village(rural) -> str:
+    """A village of the demo county 330283, its county filed."""
+    return rural.county()[0]
+
+
+@pytest.fixture
+def officer(rural, village):
+    """An officer of bank B1 in county 330283, logged in."""
+    return rural.officer()

@@ -8,24 +8,10 @@ from decimal import Decimal
 import pytest
 
 from app.rural.scorecard_parse import load_scorecard_file
-from tests.rural_factories import GOOD_FACTS, WEAK_FACTS, RuralFactory, make_id_number
+from tests.rural_factories import GOOD_FACTS, WEAK_FACTS, make_id_number
 
 API = "/api/v1/rural"
 
-
-@pytest.fixture
-def rural(factory):
-    return RuralFactory(factory)
-
-
-@pytest.fixture
-def village(rural):
-    return rural.county()[0]
-
-
-@pytest.fixture
-def officer(rural, village):
-    return rural.officer()
 
 
 def propose(client, officer, household_id):

@@ -13,27 +13,12 @@ from app.extensions import db
 from app.migrate import alembic_config, upgrade
 from app.rural.models import Rating
 from app.rural.repository import SqlAlchemyRuralRepository
-from tests.rural_factories import RuralFactory
 
 API = "/api/v1/rural"
 INDEX = "uq_rural_ratings_household_in_notice"
 MIGRATION_NOTE = "重复的公示评定，已由系统撤回（保留最早的一条）"
 ratings = Rating.__table__
 
-
-@pytest.fixture
-def rural(factory):
-    return RuralFactory(factory)
-
-
-@pytest.fixture
-def village(rural):
-    return rural.county()[0]
-
-
-@pytest.fixture
-def officer(rural, village):
-    return rural.officer()
 
 
 def propose(client, officer, household_id: int) -> int:
