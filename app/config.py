@@ -37,6 +37,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # How often a process re-reads signing keys from the database (rotation by another process).
     "KEYRING_REFRESH_SECONDS": (60, int),
     "ACCESS_TOKEN_TTL_SECONDS": (3600, int),
+    # How long a refresh token renews access tokens without the password (30 days).
+    "REFRESH_TOKEN_TTL_SECONDS": (30 * 86400, int),
     # How often a process re-reads the recently deactivated accounts, whose live access tokens it refuses.
     "REVOCATION_REFRESH_SECONDS": (10, int),
     # Limits use the `limits` notation: "<count> per <n> <unit>".

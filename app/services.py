@@ -62,6 +62,7 @@ def build_services(app: Flask, *, clock: Clock | None = None) -> Services:
         clock=clock,
         passwords=Passwords(time_cost=cfg["PASSWORD_TIME_COST"], memory_cost=cfg["PASSWORD_MEMORY_COST"]),
         tokens=AccessTokens(secret=cfg["SECRET_KEY"], ttl=access_ttl, issuer=cfg["ISSUER"],
+                            refresh_ttl=timedelta(seconds=cfg["REFRESH_TOKEN_TTL_SECONDS"]),
                             revocations=Revocations(session_factory=db.session, clock=clock, ttl=access_ttl,
                                                     refresh=timedelta(seconds=cfg["REVOCATION_REFRESH_SECONDS"]))),
         limiter=RateLimiter(redis_store.client),

@@ -1,4 +1,4 @@
-"""What one request costs inside the process: hello, a warm code fetch, a verification.
+"""What one request costs inside the process: hello, a warm code fetch, a verification, a token refresh.
 
     .venv/bin/python -m loadtests.hotpath [--requests 2000] [--rounds 5] [--without access_log,input_guard]
 
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown hook(s): {', '.join(unknown)}")
 
+    from app.accounts.domain import Role
     from loadtests.hello import app as hello
     from tests.factories import Factory
 
@@ -109,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
             _uscc, taxpayer = factory.as_taxpayer("A")
             clerk = factory.as_clerk()
             token = app.test_client().get("/api/v1/me/code", headers=taxpayer).json["token"]
+            refresh = app.test_client().post("/api/v1/auth/token", json={
+                "username": factory.user(Role.TAXPAYER, uscc=_uscc), "password": factory.PASSWORD}).json["refresh_token"]
             calls = {
                 "hello": _caller(hello, _environ("GET", "/hello", {})),
                 "code fetch": _caller(app, _environ("GET", "/api/v1/me/code", taxpayer)),
                 "verification": _caller(app, _environ("POST", "/api/v1/verifications", clerk,
                                                       json.dumps({"token": token}).encode())),
+                "token refresh": _caller(app, _environ("POST", "/api/v1/auth/refresh", {},
+                                                       json.dumps({"refresh_token": refresh}).encode())),
             }
             variants = [("full", [])] + [(f"without {h}", [h]) for h in hooks]
             if len(hooks) > 1:

@@ -1,4 +1,4 @@
-"""Log-in: exchange a username and password for a bearer token."""
+"""Log-in: exchange a username and password for a bearer token; renew it with the refresh token."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.accounts.schemas import TokenRequestSchema, TokenSchema
-from app.accounts.service import log_in
+from app.accounts.schemas import GrantSchema, RefreshRequestSchema, TokenRequestSchema, TokenSchema
+from app.accounts.service import log_in, refresh
 from app.services import services
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log-in")
@@ -16,16 +16,34 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log-in
 @blp.route("/token")
 class Tokens(MethodView):
     @blp.arguments(TokenRequestSchema)
-    @blp.response(200, TokenSchema)
+    @blp.response(200, GrantSchema)
     def post(self, body: dict) -> dict:
-        """Log in and receive a bearer access token
+        """Log in and receive a bearer access token and a refresh token
 
         Failed attempts are throttled per username and per client address (429 with
-        ``Retry-After``).
+        ``Retry-After``); the right password of a deactivated account is a 403.
         """
         s = services()
-        token = log_in(
+        grant = log_in(
             body["username"], body["password"], address=request.remote_addr or "unknown", uow=s.uow(),
             passwords=s.passwords, tokens=s.tokens, limiter=s.limiter, limits=s.login_limits, clock=s.clock,
         )
-        return {"access_token": token, "token_type": "Bearer", "expires_in": int(s.tokens.ttl.total_seconds())}
+        return _access(grant.access_token) | {"refresh_token": grant.refresh_token,
+                                               "refresh_expires_in": int(s.tokens.refresh_ttl.total_seconds())}
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.arguments(RefreshRequestSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, body: dict) -> dict:
+        """Trade the refresh token for a new access token, without the password
+
+        401 when the refresh token has expired, or its account was deactivated since: log in again.
+        """
+        s = services()
+        return _access(refresh(body["refresh_token"], uow=s.uow(), tokens=s.tokens, clock=s.clock))
+
+
+def _access(token: str) -> dict:
+    return {"access_token": token, "token_type": "Bearer", "expires_in": int(services().tokens.ttl.total_seconds())}

@@ -22,6 +22,8 @@ from app.clock import Clock
 log = logging.getLogger(__name__)
 
 ACCESS_AUDIENCE = "shuima-api"
+#: A refresh token is never an access token, nor the other way round: each is read for its audience only.
+REFRESH_AUDIENCE = "shuima-refresh"
 
 
 class Passwords:
@@ -105,18 +107,25 @@ class Revocations:
 
 
 class AccessTokens:
-    """Issues and reads the bearer tokens of the API.
+    """Issues and reads the bearer tokens of the API, and the refresh tokens that renew them.
 
     ``read`` keeps the principals of recently verified tokens, keyed by the exact token
     string: the same bytes under the same secret always verify the same way, so a repeat
     costs a dict lookup instead of an HS256 check and a claims walk (a third of a warm code
     fetch's CPU). Expiry and revocation (``Revocations``) are still judged on every call.
+
+    A refresh token (``refresh_ttl``, 30 days by default) names only the account and the token
+    version its log-in read; the app trades it for a new access token (``app.accounts.service.
+    refresh``) instead of asking for the password every hour, and that exchange reads the account,
+    so a deactivation refuses it at once. It is not rotated: it stays valid until it expires or the
+    account's version moves.
     """
 
-    def __init__(self, *, secret: str, ttl: timedelta, issuer: str, revocations: Revocations | None = None,
-                 cache_size: int = 8192):
+    def __init__(self, *, secret: str, ttl: timedelta, issuer: str, refresh_ttl: timedelta = timedelta(days=30),
+                 revocations: Revocations | None = None, cache_size: int = 8192):
         self._secret = secret
         self.ttl = ttl
+        self.refresh_ttl = refresh_ttl
         self._issuer = issuer
         self._revocations = revocations
         self._cache_size = cache_size
@@ -133,6 +142,23 @@ class AccessTokens:
             "ver": version,
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def issue_refresh(self, user_id: int, *, version: int, now: datetime) -> str:
+        """A refresh token for the account ``user_id`` at token version ``version``."""
+        return jwt.encode({"sub": str(user_id), "ver": version, "iss": self._issuer, "aud": REFRESH_AUDIENCE,
+                           "iat": int(now.timestamp()), "exp": int((now + self.refresh_ttl).timestamp())},
+                          self._secret, algorithm="HS256")
+
+    def read_refresh(self, token: str, *, now: datetime) -> tuple[int, int]:
+        """The account id and token version a refresh token names; raises ``jwt.InvalidTokenError``."""
+        claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=REFRESH_AUDIENCE, issuer=self._issuer,
+                            options={"require": ["exp", "sub", "ver"], "verify_exp": False, "verify_iat": False})
+        exp, version, sub = claims["exp"], claims["ver"], claims["sub"]
+        if not isinstance(exp, int) or not isinstance(version, int) or not isinstance(sub, str) or not sub.isdigit():
+            raise jwt.InvalidTokenError("exp, ver or sub of the wrong type")
+        if exp <= now.timestamp():
+            raise jwt.ExpiredSignatureError("refresh token expired")
+        return int(sub), version
 
     def read(self, token: str, *, now: datetime) -> Principal:
         """Return the principal, or raise ``jwt.InvalidTokenError`` (expired at ``now``, or revoked)."""

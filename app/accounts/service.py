@@ -1,8 +1,10 @@
-"""Use cases on accounts: log in, create a user, deactivate and reactivate one."""
+"""Use cases on accounts: log in, renew an access token, create a user, deactivate and reactivate one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import jwt
 
 from app.accounts.domain import Principal, Role, binding_error
 from app.accounts.models import Bank, User
@@ -23,9 +25,17 @@ class LoginLimits:
     per_address: str
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What a log-in gives: an access token and the refresh token that renews it."""
+
+    access_token: str
+    refresh_token: str
+
+
 def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passwords: Passwords,
-           tokens: AccessTokens, limiter: RateLimiter, limits: LoginLimits, clock: Clock) -> str:
-    """Return an access token. Failed attempts are throttled per username and per address.
+           tokens: AccessTokens, limiter: RateLimiter, limits: LoginLimits, clock: Clock) -> Grant:
+    """Return an access token and a refresh token. Failed attempts are throttled per username and per address.
 
     An attempt is counted against its username *before* the password is checked (one atomic
     ``INCR``) and the count is cleared when it succeeds: parallel guesses each take a place, so a
@@ -51,10 +61,33 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
             raise Unauthenticated("wrong username or password")
         if not user.active:  # told only to someone who knows the password
             raise Forbidden("this account is deactivated; ask your administrator")
-        principal = Principal(user.id, user.username, Role(user.role), user.uscc, user.bank_id, user.county_code)
+        principal = _principal(user)
         version = user.token_version  # as read before the hash: a deactivation meanwhile raised it
     limiter.reset(limits.per_user, *user_key)
-    return tokens.issue(principal, now=clock.now(), version=version)
+    now = clock.now()
+    return Grant(tokens.issue(principal, now=now, version=version),
+                 tokens.issue_refresh(principal.user_id, version=version, now=now))
+
+
+def refresh(refresh_token: str, *, uow: UnitOfWork, tokens: AccessTokens, clock: Clock) -> str:
+    """A new access token for the account a refresh token names, with its role and bindings as they
+    are now. Reads the account: a deactivated one, or one whose token version moved past the
+    refresh token's, is refused at once. Raises ``Unauthenticated`` (log in again)."""
+    now = clock.now()
+    try:
+        user_id, version = tokens.read_refresh(refresh_token, now=now)
+    except jwt.InvalidTokenError:
+        raise Unauthenticated("invalid or expired refresh token; log in again") from None
+    with uow:
+        user = uow.session.get(User, user_id)
+        if user is None or not user.active or version < user.token_version:
+            raise Unauthenticated("this refresh token is no longer valid; log in again")
+        principal, version = _principal(user), user.token_version
+    return tokens.issue(principal, now=now, version=version)
+
+
+def _principal(user: User) -> Principal:
+    return Principal(user.id, user.username, Role(user.role), user.uscc, user.bank_id, user.county_code)
 
 
 def create_user(username: str, password: str, *, role: Role, uscc: str | None = None, bank_code: str | None = None,

@@ -1,0 +1,76 @@
+"""An app stays signed in: the refresh token renews the hour-long access token without the password."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from app.accounts.domain import Role
+from app.cli import cli
+from tests.factories import Factory
+
+
+def _log_in(client, username: str) -> dict:
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": Factory.PASSWORD})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def _refresh(client, refresh_token: str):
+    return client.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def taxpayer(factory) -> str:
+    return factory.user(Role.TAXPAYER, uscc=factory.taxpayer("B"))
+
+
+def test_after_the_access_token_expired_the_refresh_token_gets_a_new_one_without_the_password(client, clock, taxpayer):
+    grant = _log_in(client, taxpayer)
+    assert grant["expires_in"] == 3600 and grant["refresh_expires_in"] == 30 * 86400
+    clock.advance(hours=1)
+    assert client.get("/api/v1/me/code", headers=_bearer(grant["access_token"])).status_code == 401
+    renewed = _refresh(client, grant["refresh_token"])
+    assert renewed.status_code == 200 and set(renewed.json) == {"access_token", "token_type", "expires_in"}
+    code = client.get("/api/v1/me/code", headers=_bearer(renewed.json["access_token"]))
+    assert code.status_code == 200 and code.json["color"] == "silver"
+    clock.advance(days=29, hours=22)  # still inside its 30 days
+    assert _refresh(client, grant["refresh_token"]).status_code == 200
+    clock.advance(hours=2)
+    expired = _refresh(client, grant["refresh_token"])
+    assert expired.status_code == 401 and "log in again" in expired.json["message"]
+
+
+def test_a_refresh_token_is_not_an_access_token_nor_the_other_way_round(client, taxpayer):
+    grant = _log_in(client, taxpayer)
+    assert client.get("/api/v1/me/code", headers=_bearer(grant["refresh_token"])).status_code == 401
+    assert _refresh(client, grant["access_token"]).status_code == 401
+    header, payload, signature = grant["refresh_token"].split(".")
+    assert _refresh(client, f"{header}.{payload}.{signature[::-1]}").status_code == 401
+    assert _refresh(client, "garbage").status_code == 401
+    missing = client.post("/api/v1/auth/refresh", json={})
+    assert missing.status_code == 422 and "refresh_token" in missing.json["errors"]
+
+
+def test_a_deactivated_accounts_refresh_token_is_refused_at_once_and_stays_refused(app, client, taxpayer):
+    grant = _log_in(client, taxpayer)
+    assert app.test_cli_runner().invoke(cli, ["users", "deactivate", taxpayer]).exit_code == 0
+    refused = _refresh(client, grant["refresh_token"])  # no refresh interval: the exchange reads the account
+    assert refused.status_code == 401 and "no longer valid" in refused.json["message"]
+    assert app.test_cli_runner().invoke(cli, ["users", "activate", taxpayer]).exit_code == 0
+    assert _refresh(client, grant["refresh_token"]).status_code == 401  # from before the deactivation
+    assert _refresh(client, _log_in(client, taxpayer)["refresh_token"]).status_code == 200
+
+
+def test_the_renewed_token_is_an_hour_long_access_token_of_the_same_account(client, taxpayer):
+    grant = _log_in(client, taxpayer)
+    renewed = _refresh(client, grant["refresh_token"]).json["access_token"]
+    claims = jwt.decode(renewed, options={"verify_signature": False})
+    assert (claims["usr"], claims["role"], claims["ver"]) == (taxpayer, "taxpayer", 0)
+    assert claims["exp"] - claims["iat"] == int(timedelta(hours=1).total_seconds())
