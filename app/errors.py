@@ -3,8 +3,8 @@
     DomainError                      500  (never raised bare: a bug)
     ├── InvalidInput                 422  names the field(s) and the reason
     │   └── InvalidIdentifier        422  a USCC or ID number that fails its check
-    ├── Unauthenticated              401  no, bad or expired access token; wrong password
-    ├── Forbidden                    403  role or ownership does not admit the call
+    ├── Unauthenticated              401  no, bad or expired access or refresh token; wrong password
+    ├── Forbidden                    403  role or ownership does not admit the call; a deactivated account
     ├── NotFound                     404
     ├── Conflict                     409  the request clashes with current state
     └── RateLimited                  429  too many attempts; `retry_after` seconds

@@ -14,6 +14,9 @@ class SqlAlchemyAccountRepository:
     def __init__(self, session: Session):
         self.session = session
 
+    def user(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
     def user_by_username(self, username: str) -> User | None:
         return self.session.scalars(select(User).where(User.username == username)).first()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,6 +11,13 @@ from app.accounts.service import log_in, refresh
 from app.services import services
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log-in")
+
+
+@blp.after_request
+def _not_stored(response: Response) -> Response:
+    """Tokens are never kept by a cache or proxy on the way (RFC 6749 §5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blp.route("/token")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import secrets
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -106,6 +108,19 @@ class Revocations:
         self._next_read = self._clock.now() + self._refresh  # after the read: a slow one is not repeated at once
 
 
+#: A row id as a refresh token's ``sub`` spells it: ASCII digits, no sign, no leading zero, at most 10 of them.
+_ROW_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    """The account a refresh token names (its id and, against a reused id, its name) and its token version."""
+
+    user_id: int
+    username: str
+    version: int
+
+
 class AccessTokens:
     """Issues and reads the bearer tokens of the API, and the refresh tokens that renew them.
 
@@ -143,22 +158,24 @@ class AccessTokens:
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
-    def issue_refresh(self, user_id: int, *, version: int, now: datetime) -> str:
-        """A refresh token for the account ``user_id`` at token version ``version``."""
-        return jwt.encode({"sub": str(user_id), "ver": version, "iss": self._issuer, "aud": REFRESH_AUDIENCE,
-                           "iat": int(now.timestamp()), "exp": int((now + self.refresh_ttl).timestamp())},
-                          self._secret, algorithm="HS256")
+    def issue_refresh(self, principal: Principal, *, version: int, now: datetime) -> str:
+        """A refresh token for ``principal``'s account at token version ``version``."""
+        return jwt.encode({"sub": str(principal.user_id), "usr": principal.username, "ver": version,
+                           "iss": self._issuer, "aud": REFRESH_AUDIENCE, "iat": int(now.timestamp()),
+                           "exp": int((now + self.refresh_ttl).timestamp())}, self._secret, algorithm="HS256")
 
-    def read_refresh(self, token: str, *, now: datetime) -> tuple[int, int]:
-        """The account id and token version a refresh token names; raises ``jwt.InvalidTokenError``."""
+    def read_refresh(self, token: str, *, now: datetime) -> RefreshClaims:
+        """What a refresh token names; raises ``jwt.InvalidTokenError`` (also when expired at ``now``)."""
         claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=REFRESH_AUDIENCE, issuer=self._issuer,
-                            options={"require": ["exp", "sub", "ver"], "verify_exp": False, "verify_iat": False})
-        exp, version, sub = claims["exp"], claims["ver"], claims["sub"]
-        if not isinstance(exp, int) or not isinstance(version, int) or not isinstance(sub, str) or not sub.isdigit():
-            raise jwt.InvalidTokenError("exp, ver or sub of the wrong type")
+                            options={"require": ["exp", "sub", "usr", "ver"], "verify_exp": False,
+                                     "verify_iat": False})
+        exp, version, sub, username = claims["exp"], claims["ver"], claims["sub"], claims["usr"]
+        if (type(exp) is not int or type(version) is not int or not isinstance(username, str)  # bool is an int
+                or not isinstance(sub, str) or not _ROW_ID.fullmatch(sub)):
+            raise jwt.InvalidTokenError("exp, ver, usr or sub of the wrong type")
         if exp <= now.timestamp():
             raise jwt.ExpiredSignatureError("refresh token expired")
-        return int(sub), version
+        return RefreshClaims(int(sub), username, version)
 
     def read(self, token: str, *, now: datetime) -> Principal:
         """Return the principal, or raise ``jwt.InvalidTokenError`` (expired at ``now``, or revoked)."""

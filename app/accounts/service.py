@@ -66,7 +66,7 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
     limiter.reset(limits.per_user, *user_key)
     now = clock.now()
     return Grant(tokens.issue(principal, now=now, version=version),
-                 tokens.issue_refresh(principal.user_id, version=version, now=now))
+                 tokens.issue_refresh(principal, version=version, now=now))
 
 
 def refresh(refresh_token: str, *, uow: UnitOfWork, tokens: AccessTokens, clock: Clock) -> str:
@@ -75,12 +75,13 @@ def refresh(refresh_token: str, *, uow: UnitOfWork, tokens: AccessTokens, clock:
     refresh token's, is refused at once. Raises ``Unauthenticated`` (log in again)."""
     now = clock.now()
     try:
-        user_id, version = tokens.read_refresh(refresh_token, now=now)
+        claims = tokens.read_refresh(refresh_token, now=now)
     except jwt.InvalidTokenError:
         raise Unauthenticated("invalid or expired refresh token; log in again") from None
     with uow:
-        user = uow.session.get(User, user_id)
-        if user is None or not user.active or version < user.token_version:
+        user = SqlAlchemyAccountRepository(uow.session).user(claims.user_id)
+        if (user is None or user.username != claims.username or not user.active
+                or claims.version < user.token_version):
             raise Unauthenticated("this refresh token is no longer valid; log in again")
         principal, version = _principal(user), user.token_version
     return tokens.issue(principal, now=now, version=version)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from app.accounts.domain import Role
+from app.accounts.domain import Principal, Role
 from app.cli import cli
 from tests.factories import Factory
 
@@ -74,3 +74,28 @@ def test_the_renewed_token_is_an_hour_long_access_token_of_the_same_account(clie
     claims = jwt.decode(renewed, options={"verify_signature": False})
     assert (claims["usr"], claims["role"], claims["ver"]) == (taxpayer, "taxpayer", 0)
     assert claims["exp"] - claims["iat"] == int(timedelta(hours=1).total_seconds())
+
+
+def test_token_answers_are_never_stored_on_the_way(client, taxpayer):
+    grant = client.post("/api/v1/auth/token", json={"username": taxpayer, "password": Factory.PASSWORD})
+    renewed = _refresh(client, grant.json["refresh_token"])
+    assert grant.headers["Cache-Control"] == renewed.headers["Cache-Control"] == "no-store"
+
+
+def test_a_refresh_token_names_its_account_by_id_and_name(app, client, clock, taxpayer):
+    # Were the account's id ever given to another account (a database rebuilt under the same secret),
+    # the token would not speak for the newcomer.
+    claims = jwt.decode(_log_in(client, taxpayer)["refresh_token"], options={"verify_signature": False})
+    tokens = app.extensions["shuima.services"].tokens
+    other = tokens.issue_refresh(Principal(int(claims["sub"]), "someone-else", Role.TAXPAYER), version=0,
+                                 now=clock.now())
+    assert _refresh(client, other).status_code == 401
+
+
+def test_the_refresh_lifetime_is_a_setting(redis_url, database_url, clock, tmp_path):
+    from app import create_app
+
+    app = create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "x" * 40,
+                      "INSTANCE_PATH": str(tmp_path / "instance"), "REFRESH_TOKEN_TTL_SECONDS": 3 * 86400},
+                     clock=clock)
+    assert app.extensions["shuima.services"].tokens.refresh_ttl == timedelta(days=3)
