@@ -30,11 +30,24 @@ class User(Base):
     bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id"), index=True)
     county_code: Mapped[str | None] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(default=True)
-    #: Raised by every deactivation; access tokens carry the version their log-in read, and a
-    #: lower one than the account's is refused (``app.accounts.security.Revocations``).
+    #: Raised by a deactivation or a sign-out everywhere; tokens carry the version their log-in
+    #: read, and a lower one than the account's is refused (``app.accounts.security.Revocations``).
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
-    #: When the account was last deactivated: the recent ones are the accounts whose tokens are checked.
-    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    #: When the version was last raised: the accounts raised lately are those whose access tokens are checked.
+    tokens_revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    #: When the account was last deactivated.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     bank: Mapped[Bank | None] = relationship(lazy="joined")
+
+
+class RefreshSession(Base):
+    """One log-in of one device: its refresh token names it (``jti``), and signing out ends it."""
+
+    __tablename__ = "refresh_sessions"
+
+    jti: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Bank, User
+from app.accounts.models import Bank, RefreshSession, User
 
 
 class SqlAlchemyAccountRepository:
@@ -20,13 +20,16 @@ class SqlAlchemyAccountRepository:
     def user_by_username(self, username: str) -> User | None:
         return self.session.scalars(select(User).where(User.username == username)).first()
 
-    def recently_deactivated(self, *, since: datetime) -> dict[int, int]:
-        """The accounts deactivated after ``since``, each with its current token version."""
+    def recently_revoked(self, *, since: datetime) -> dict[int, int]:
+        """The accounts whose token version was raised after ``since``, each with its version now."""
         return {user_id: version for user_id, version in self.session.execute(
-            select(User.id, User.token_version).where(User.deactivated_at > since))}
+            select(User.id, User.token_version).where(User.tokens_revoked_at > since))}
+
+    def refresh_session(self, jti: str) -> RefreshSession | None:
+        return self.session.get(RefreshSession, jti)
 
     def bank_by_code(self, code: str) -> Bank | None:
         return self.session.scalars(select(Bank).where(Bank.code == code)).first()
 
-    def add(self, obj: User | Bank) -> None:
+    def add(self, obj: User | Bank | RefreshSession) -> None:
         self.session.add(obj)

@@ -6,8 +6,10 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.accounts.schemas import GrantSchema, RefreshRequestSchema, TokenRequestSchema, TokenSchema
-from app.accounts.service import log_in, refresh
+from app.accounts.schemas import (
+    GrantSchema, RefreshRequestSchema, SignOutRequestSchema, TokenRequestSchema, TokenSchema,
+)
+from app.accounts.service import log_in, refresh, sign_out
 from app.services import services
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log-in")
@@ -50,6 +52,21 @@ class Refresh(MethodView):
         """
         s = services()
         return _access(refresh(body["refresh_token"], uow=s.uow(), tokens=s.tokens, clock=s.clock))
+
+
+@blp.route("/logout")
+class SignOut(MethodView):
+    @blp.arguments(SignOutRequestSchema)
+    @blp.response(204)
+    def post(self, body: dict) -> None:
+        """Sign this device out (its refresh token stops working), or every device of the account
+
+        Always 204: a token that names no live log-in changes nothing (RFC 7009). With
+        ``everywhere``, every refresh token of the account is refused at once and every access
+        token within seconds.
+        """
+        s = services()
+        sign_out(body["refresh_token"], everywhere=body["everywhere"], uow=s.uow(), tokens=s.tokens, clock=s.clock)
 
 
 def _access(token: str) -> dict:

@@ -20,3 +20,8 @@ class GrantSchema(TokenSchema):
     refresh_token = fields.String(required=True, metadata={
         "description": "trade it at /api/v1/auth/refresh for a new access token, without the password"})
     refresh_expires_in = fields.Integer(required=True)
+
+
+class SignOutRequestSchema(RefreshRequestSchema):
+    everywhere = fields.Boolean(load_default=False, metadata={
+        "description": "end every log-in of the account (all devices), not only this one"})

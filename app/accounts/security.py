@@ -61,11 +61,11 @@ class Revocations:
     An access token is checked by its signature alone (no database read per request), so without
     this a deactivated account's tokens would work until they expire (``ACCESS_TOKEN_TTL_SECONDS``).
     Every token carries its account's ``token_version`` as it was when the log-in read the account
-    (claim ``ver``); a deactivation raises the version. Each process keeps the versions of the
-    accounts deactivated within the last token lifetime (and a margin for clocks that differ
-    between hosts) — no older token can still be live — and reads them again every ``refresh``
-    (one small indexed query), so a deactivation reaches every process on every host within that
-    time, and a token of a lower version is refused. Versions, not times: a log-in that read the
+    (claim ``ver``); a deactivation, or a sign-out everywhere, raises the version. Each process
+    keeps the versions of the accounts raised within the last token lifetime (and a margin for
+    clocks that differ between hosts) — no older token can still be live — and reads them again
+    every ``refresh`` (one small indexed query), so a raise reaches every process on every host
+    within that time, and a token of a lower version is refused. Versions, not times: a log-in that read the
     account just before the deactivation committed, a reactivation in the same second, clocks
     that differ between hosts change nothing.
 
@@ -98,7 +98,7 @@ class Revocations:
     def reload(self) -> None:
         try:
             with self._session_factory() as session:
-                floors = SqlAlchemyAccountRepository(session).recently_deactivated(
+                floors = SqlAlchemyAccountRepository(session).recently_revoked(
                     since=self._clock.now() - self._window)
         except SQLAlchemyError:
             log.warning("could not read deactivated accounts; the last list stays in force", exc_info=True)
@@ -114,11 +114,13 @@ _ROW_ID = re.compile(r"[1-9][0-9]{0,9}")
 
 @dataclass(frozen=True)
 class RefreshClaims:
-    """The account a refresh token names (its id and, against a reused id, its name) and its token version."""
+    """The account a refresh token names (its id and, against a reused id, its name), its token
+    version and the log-in it belongs to (``RefreshSession.jti``)."""
 
     user_id: int
     username: str
     version: int
+    session: str
 
 
 class AccessTokens:
@@ -129,10 +131,11 @@ class AccessTokens:
     costs a dict lookup instead of an HS256 check and a claims walk (a third of a warm code
     fetch's CPU). Expiry and revocation (``Revocations``) are still judged on every call.
 
-    A refresh token (``refresh_ttl``, 30 days by default) names only the account and the token
-    version its log-in read; the app trades it for a new access token (``app.accounts.service.
-    refresh``) instead of asking for the password every hour, and that exchange reads the account,
-    so a deactivation refuses it at once. It is not rotated: it stays valid until it expires or the
+    A refresh token (``refresh_ttl``, 30 days by default) names the account, the token version its
+    log-in read and that log-in (``RefreshSession``); the app trades it for a new access token
+    (``app.accounts.service.refresh``) instead of asking for the password every hour, and that
+    exchange reads the account and the session, so a deactivation or a sign-out refuses it at
+    once. It is not rotated: it stays valid until it expires, its device signs out, or the
     account's version moves.
     """
 
@@ -158,24 +161,26 @@ class AccessTokens:
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
-    def issue_refresh(self, principal: Principal, *, version: int, now: datetime) -> str:
-        """A refresh token for ``principal``'s account at token version ``version``."""
+    def issue_refresh(self, principal: Principal, *, version: int, session: str, now: datetime) -> str:
+        """A refresh token for ``principal``'s account at token version ``version``, of the log-in ``session``."""
         return jwt.encode({"sub": str(principal.user_id), "usr": principal.username, "ver": version,
-                           "iss": self._issuer, "aud": REFRESH_AUDIENCE, "iat": int(now.timestamp()),
-                           "exp": int((now + self.refresh_ttl).timestamp())}, self._secret, algorithm="HS256")
+                           "jti": session, "iss": self._issuer, "aud": REFRESH_AUDIENCE,
+                           "iat": int(now.timestamp()), "exp": int((now + self.refresh_ttl).timestamp())},
+                          self._secret, algorithm="HS256")
 
     def read_refresh(self, token: str, *, now: datetime) -> RefreshClaims:
         """What a refresh token names; raises ``jwt.InvalidTokenError`` (also when expired at ``now``)."""
         claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=REFRESH_AUDIENCE, issuer=self._issuer,
-                            options={"require": ["exp", "sub", "usr", "ver"], "verify_exp": False,
+                            options={"require": ["exp", "sub", "usr", "ver", "jti"], "verify_exp": False,
                                      "verify_iat": False})
-        exp, version, sub, username = claims["exp"], claims["ver"], claims["sub"], claims["usr"]
+        exp, version, sub, username, jti = claims["exp"], claims["ver"], claims["sub"], claims["usr"], claims["jti"]
         if (type(exp) is not int or type(version) is not int or not isinstance(username, str)  # bool is an int
-                or not isinstance(sub, str) or not _ROW_ID.fullmatch(sub)):
-            raise jwt.InvalidTokenError("exp, ver, usr or sub of the wrong type")
+                or not isinstance(sub, str) or not _ROW_ID.fullmatch(sub)
+                or not isinstance(jti, str) or not 0 < len(jti) <= 32):
+            raise jwt.InvalidTokenError("exp, ver, usr, sub or jti of the wrong type")
         if exp <= now.timestamp():
             raise jwt.ExpiredSignatureError("refresh token expired")
-        return RefreshClaims(int(sub), username, version)
+        return RefreshClaims(int(sub), username, version, jti)
 
     def read(self, token: str, *, now: datetime) -> Principal:
         """Return the principal, or raise ``jwt.InvalidTokenError`` (expired at ``now``, or revoked)."""

@@ -1,15 +1,16 @@
-"""Use cases on accounts: log in, renew an access token, create a user, deactivate and reactivate one."""
+"""Use cases on accounts: log in, renew an access token, sign out, create a user, deactivate and reactivate one."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import jwt
 
 from app.accounts.domain import Principal, Role, binding_error
-from app.accounts.models import Bank, User
+from app.accounts.models import Bank, RefreshSession, User
 from app.accounts.repository import SqlAlchemyAccountRepository
-from app.accounts.security import AccessTokens, Passwords
+from app.accounts.security import AccessTokens, Passwords, RefreshClaims
 from app.clock import Clock
 from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
@@ -63,28 +64,66 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
             raise Forbidden("this account is deactivated; ask your administrator")
         principal = _principal(user)
         version = user.token_version  # as read before the hash: a deactivation meanwhile raised it
+        now = clock.now()
+        session = RefreshSession(jti=secrets.token_urlsafe(16), user_id=user.id, created_at=now)
+        uow.session.add(session)
+        uow.commit()
     limiter.reset(limits.per_user, *user_key)
-    now = clock.now()
     return Grant(tokens.issue(principal, now=now, version=version),
-                 tokens.issue_refresh(principal, version=version, now=now))
+                 tokens.issue_refresh(principal, version=version, session=session.jti, now=now))
 
 
 def refresh(refresh_token: str, *, uow: UnitOfWork, tokens: AccessTokens, clock: Clock) -> str:
     """A new access token for the account a refresh token names, with its role and bindings as they
-    are now. Reads the account: a deactivated one, or one whose token version moved past the
-    refresh token's, is refused at once. Raises ``Unauthenticated`` (log in again)."""
+    are now. Reads the account and the log-in: a deactivated account, one whose token version moved
+    past the refresh token's, or a device that signed out, is refused at once. Raises
+    ``Unauthenticated`` (log in again)."""
     now = clock.now()
     try:
         claims = tokens.read_refresh(refresh_token, now=now)
     except jwt.InvalidTokenError:
         raise Unauthenticated("invalid or expired refresh token; log in again") from None
     with uow:
-        user = SqlAlchemyAccountRepository(uow.session).user(claims.user_id)
-        if (user is None or user.username != claims.username or not user.active
-                or claims.version < user.token_version):
+        user, session = _live_session(SqlAlchemyAccountRepository(uow.session), claims)
+        if user is None or session is None or not user.active:
             raise Unauthenticated("this refresh token is no longer valid; log in again")
         principal, version = _principal(user), user.token_version
     return tokens.issue(principal, now=now, version=version)
+
+
+def sign_out(refresh_token: str, *, everywhere: bool, uow: UnitOfWork, tokens: AccessTokens, clock: Clock) -> None:
+    """End the log-in a refresh token belongs to: its refresh token is refused from now on (the
+    access token it renewed lasts out its hour). ``everywhere``: end every log-in of the account —
+    its token version is raised, so every refresh token is refused at once and every access token
+    within ``REVOCATION_REFRESH_SECONDS``. A token that names no live log-in changes nothing and
+    is not told apart (RFC 7009): signing out twice is not an error."""
+    now = clock.now()
+    try:
+        claims = tokens.read_refresh(refresh_token, now=now)
+    except jwt.InvalidTokenError:
+        return
+    with uow:
+        repo = SqlAlchemyAccountRepository(uow.session)
+        user, session = _live_session(repo, claims)
+        if user is None or session is None:
+            return
+        session.ended_at = now
+        if everywhere:
+            user.token_version += 1
+            user.tokens_revoked_at = now
+        uow.commit()
+
+
+def _live_session(repo: SqlAlchemyAccountRepository,
+                  claims: RefreshClaims) -> tuple[User | None, RefreshSession | None]:
+    """The account and the log-in a refresh token names, each None unless it still speaks for them."""
+    user = repo.user(claims.user_id)
+    if user is None or user.username != claims.username or claims.version < user.token_version:
+        return None, None
+    session = repo.refresh_session(claims.session)
+    if session is None or session.user_id != user.id or session.ended_at is not None:
+        return user, None
+    return user, session
 
 
 def _principal(user: User) -> Principal:
@@ -149,7 +188,7 @@ def set_active(username: str, active: bool, *, uow: UnitOfWork, clock: Clock) ->
             return user, False
         user.active = active
         if not active:
-            user.deactivated_at = clock.now()
+            user.deactivated_at = user.tokens_revoked_at = clock.now()
             user.token_version += 1
         uow.commit()
         return user, True

@@ -120,7 +120,8 @@ def test_taxpayer_only_ever_gets_its_own_code(app, factory, client):
     assert app.extensions["shuima.services"].subjects.open(claims["sub"], jti=claims["jti"]) == uscc_a
 
 
-OPEN_ROUTES = {("post", "/api/v1/auth/token"), ("post", "/api/v1/auth/refresh"), ("get", "/.well-known/jwks.json")}
+OPEN_ROUTES = {("post", "/api/v1/auth/token"), ("post", "/api/v1/auth/refresh"), ("post", "/api/v1/auth/logout"),
+               ("get", "/.well-known/jwks.json")}
 PATH_VALUES = {"uscc": "91350100M000100Y43", "code": "330283"}
 
 

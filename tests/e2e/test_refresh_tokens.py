@@ -88,7 +88,7 @@ def test_a_refresh_token_names_its_account_by_id_and_name(app, client, clock, ta
     claims = jwt.decode(_log_in(client, taxpayer)["refresh_token"], options={"verify_signature": False})
     tokens = app.extensions["shuima.services"].tokens
     other = tokens.issue_refresh(Principal(int(claims["sub"]), "someone-else", Role.TAXPAYER), version=0,
-                                 now=clock.now())
+                                 session=claims["jti"], now=clock.now())
     assert _refresh(client, other).status_code == 401
 
 
@@ -99,3 +99,45 @@ def test_the_refresh_lifetime_is_a_setting(redis_url, database_url, clock, tmp_p
                       "INSTANCE_PATH": str(tmp_path / "instance"), "REFRESH_TOKEN_TTL_SECONDS": 3 * 86400},
                      clock=clock)
     assert app.extensions["shuima.services"].tokens.refresh_ttl == timedelta(days=3)
+
+
+def _sign_out(client, refresh_token: str, **body):
+    response = client.post("/api/v1/auth/logout", json={"refresh_token": refresh_token, **body})
+    assert response.status_code == 204, response.json
+    return response
+
+
+def test_signing_out_ends_this_devices_log_in_only(client, taxpayer):
+    phone, tablet = _log_in(client, taxpayer), _log_in(client, taxpayer)
+    _sign_out(client, phone["refresh_token"])
+    gone = _refresh(client, phone["refresh_token"])
+    assert gone.status_code == 401 and "log in again" in gone.json["message"]
+    assert _refresh(client, tablet["refresh_token"]).status_code == 200
+    # The access token it renewed lasts out its hour: short-lived by design.
+    assert client.get("/api/v1/me/code", headers=_bearer(phone["access_token"])).status_code == 200
+    _sign_out(client, phone["refresh_token"])  # twice: nothing to end, no error
+    _sign_out(client, "garbage")  # nor is a token that names nothing told apart
+
+
+def test_signing_out_everywhere_ends_every_log_in_and_soon_every_access_token(client, clock, taxpayer):
+    phone, tablet = _log_in(client, taxpayer), _log_in(client, taxpayer)
+    _sign_out(client, phone["refresh_token"], everywhere=True)
+    assert _refresh(client, tablet["refresh_token"]).status_code == 401
+    clock.advance(seconds=10)  # REVOCATION_REFRESH_SECONDS
+    assert client.get("/api/v1/me/code", headers=_bearer(tablet["access_token"])).status_code == 401
+    again = _log_in(client, taxpayer)  # a new log-in is not touched
+    assert client.get("/api/v1/me/code", headers=_bearer(again["access_token"])).status_code == 200
+    assert _refresh(client, again["refresh_token"]).status_code == 200
+
+
+def test_a_signed_out_refresh_token_cannot_sign_the_account_out_everywhere(client, taxpayer):
+    # Only a live log-in speaks for the account: an old, signed-out token is no lever against it.
+    old, current = _log_in(client, taxpayer), _log_in(client, taxpayer)
+    _sign_out(client, old["refresh_token"])
+    _sign_out(client, old["refresh_token"], everywhere=True)
+    assert _refresh(client, current["refresh_token"]).status_code == 200
+
+
+def test_sign_out_needs_a_refresh_token(client):
+    missing = client.post("/api/v1/auth/logout", json={"everywhere": True})
+    assert missing.status_code == 422 and "refresh_token" in missing.json["errors"]

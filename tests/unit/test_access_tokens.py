@@ -97,32 +97,33 @@ def _signed(claims: dict) -> str:
 def test_an_access_and_a_refresh_token_are_each_read_for_their_own_audience_only():
     tokens = _tokens()
     access = tokens.issue(CLERK, now=NOW)
-    refresh = tokens.issue_refresh(CLERK, version=0, now=NOW)
+    refresh = tokens.issue_refresh(CLERK, version=0, session="s1", now=NOW)
     # Even with every claim of the other kind, the audience decides.
     as_refresh = jwt.decode(refresh, options={"verify_signature": False}) | CLERK.to_claims()
     as_access = jwt.decode(access, options={"verify_signature": False})
     with pytest.raises(jwt.InvalidAudienceError):
         tokens.read(_signed(as_refresh), now=NOW)
     with pytest.raises(jwt.InvalidAudienceError):
-        tokens.read_refresh(_signed(as_access | {"usr": "clerk7", "ver": 0}), now=NOW)
+        tokens.read_refresh(_signed(as_access | {"usr": "clerk7", "ver": 0, "jti": "s1"}), now=NOW)
     assert tokens.read_refresh(refresh, now=NOW).user_id == 7 and tokens.read(access, now=NOW) == CLERK
 
 
 def test_a_refresh_token_lives_exactly_its_refresh_ttl():
     tokens = _tokens(refresh_ttl=timedelta(days=7))
-    refresh = tokens.issue_refresh(CLERK, version=2, now=NOW)
+    refresh = tokens.issue_refresh(CLERK, version=2, session="s1", now=NOW)
     claims = tokens.read_refresh(refresh, now=NOW + timedelta(days=7) - timedelta(seconds=1))
-    assert (claims.user_id, claims.username, claims.version) == (7, "clerk7", 2)
+    assert (claims.user_id, claims.username, claims.version, claims.session) == (7, "clerk7", 2, "s1")
     with pytest.raises(jwt.ExpiredSignatureError):
         tokens.read_refresh(refresh, now=NOW + timedelta(days=7))
 
 
 @pytest.mark.parametrize("changes", [
     {"sub": "²"}, {"sub": "١"}, {"sub": "9" * 30}, {"sub": "007"}, {"sub": "-7"}, {"sub": 7},
-    {"ver": True}, {"ver": "0"}, {"exp": float(NOW.timestamp() + 60)}, {"usr": None}])
+    {"ver": True}, {"ver": "0"}, {"exp": float(NOW.timestamp() + 60)}, {"usr": None}, {"jti": None},
+    {"jti": ""}, {"jti": "x" * 33}])
 def test_a_signed_refresh_token_with_claims_of_the_wrong_shape_is_refused(changes):
     # Only the holder of the secret can sign these; they must still be an answer, never a crash.
     tokens = _tokens()
-    claims = jwt.decode(tokens.issue_refresh(CLERK, version=0, now=NOW), options={"verify_signature": False})
+    claims = jwt.decode(tokens.issue_refresh(CLERK, version=0, session="s1", now=NOW), options={"verify_signature": False})
     with pytest.raises(jwt.InvalidTokenError):
         tokens.read_refresh(_signed(claims | changes), now=NOW)
