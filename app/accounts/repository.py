@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Bank, RefreshSession, User
@@ -27,6 +27,18 @@ class SqlAlchemyAccountRepository:
 
     def refresh_session(self, jti: str) -> RefreshSession | None:
         return self.session.get(RefreshSession, jti)
+
+    def end_sessions(self, user_id: int, *, at: datetime) -> None:
+        """End every live log-in of the account."""
+        self.session.execute(update(RefreshSession).where(RefreshSession.user_id == user_id,
+                                                          RefreshSession.ended_at.is_(None)).values(ended_at=at))
+
+    def forget_sessions(self, user_id: int, *, before: datetime) -> None:
+        """Delete the account's log-ins that can renew no more: ended, or begun before ``before``
+        (their refresh tokens have expired). Each log-in tidies its own account's rows."""
+        self.session.execute(delete(RefreshSession).where(
+            RefreshSession.user_id == user_id,
+            or_(RefreshSession.ended_at.is_not(None), RefreshSession.created_at < before)))
 
     def bank_by_code(self, code: str) -> Bank | None:
         return self.session.scalars(select(Bank).where(Bank.code == code)).first()

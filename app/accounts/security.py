@@ -56,7 +56,7 @@ class Passwords:
 
 
 class Revocations:
-    """The access tokens of deactivated accounts, refused before they expire.
+    """The access tokens of deactivated or signed-out-everywhere accounts, refused before they expire.
 
     An access token is checked by its signature alone (no database read per request), so without
     this a deactivated account's tokens would work until they expire (``ACCESS_TOKEN_TTL_SECONDS``).
@@ -101,7 +101,7 @@ class Revocations:
                 floors = SqlAlchemyAccountRepository(session).recently_revoked(
                     since=self._clock.now() - self._window)
         except SQLAlchemyError:
-            log.warning("could not read deactivated accounts; the last list stays in force", exc_info=True)
+            log.warning("could not read the accounts whose tokens were revoked; the last list stays in force", exc_info=True)
             self._next_read = self._clock.now() + (self._refresh if self._loaded else self._retry)
             return
         self._floors, self._loaded = floors, True
@@ -181,6 +181,15 @@ class AccessTokens:
         if exp <= now.timestamp():
             raise jwt.ExpiredSignatureError("refresh token expired")
         return RefreshClaims(int(sub), username, version, jti)
+
+    def is_access_token(self, token: str) -> bool:
+        """Whether ``token`` is one of our access tokens, expired or not (to name a token sent to the wrong place)."""
+        try:
+            jwt.decode(token, self._secret, algorithms=["HS256"], audience=ACCESS_AUDIENCE, issuer=self._issuer,
+                       options={"verify_exp": False})
+        except jwt.InvalidTokenError:
+            return False
+        return True
 
     def read(self, token: str, *, now: datetime) -> Principal:
         """Return the principal, or raise ``jwt.InvalidTokenError`` (expired at ``now``, or revoked)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import jwt
 
@@ -64,11 +65,13 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
             raise Forbidden("this account is deactivated; ask your administrator")
         principal = _principal(user)
         version = user.token_version  # as read before the hash: a deactivation meanwhile raised it
+        limiter.reset(limits.per_user, *user_key)  # the password was right, whatever happens next
         now = clock.now()
+        repo = SqlAlchemyAccountRepository(uow.session)
+        repo.forget_sessions(user.id, before=now - tokens.refresh_ttl)  # the account's that can renew no more
         session = RefreshSession(jti=secrets.token_urlsafe(16), user_id=user.id, created_at=now)
-        uow.session.add(session)
+        repo.add(session)
         uow.commit()
-    limiter.reset(limits.per_user, *user_key)
     return Grant(tokens.issue(principal, now=now, version=version),
                  tokens.issue_refresh(principal, version=version, session=session.jti, now=now))
 
@@ -96,22 +99,33 @@ def sign_out(refresh_token: str, *, everywhere: bool, uow: UnitOfWork, tokens: A
     access token it renewed lasts out its hour). ``everywhere``: end every log-in of the account —
     its token version is raised, so every refresh token is refused at once and every access token
     within ``REVOCATION_REFRESH_SECONDS``. A token that names no live log-in changes nothing and
-    is not told apart (RFC 7009): signing out twice is not an error."""
+    is not told apart (as RFC 7009 §2.2 answers invalid tokens): signing out twice is not an error.
+    Raises ``InvalidInput`` for an access token sent in place of the refresh token (a client that
+    would otherwise believe it had signed out)."""
     now = clock.now()
     try:
         claims = tokens.read_refresh(refresh_token, now=now)
     except jwt.InvalidTokenError:
+        if tokens.is_access_token(refresh_token):
+            raise InvalidInput.field("refresh_token", "is an access token; send the refresh token") from None
         return
     with uow:
         repo = SqlAlchemyAccountRepository(uow.session)
         user, session = _live_session(repo, claims)
         if user is None or session is None:
             return
-        session.ended_at = now
         if everywhere:
-            user.token_version += 1
-            user.tokens_revoked_at = now
+            _revoke_tokens(repo, user, now)
+        else:
+            session.ended_at = now
         uow.commit()
+
+
+def _revoke_tokens(repo: SqlAlchemyAccountRepository, user: User, now: datetime) -> None:
+    """End every log-in of ``user``: its sessions, and every token of its version so far (``Revocations``)."""
+    user.token_version = User.token_version + 1  # in SQL: two raises at once make two
+    user.tokens_revoked_at = now
+    repo.end_sessions(user.id, at=now)
 
 
 def _live_session(repo: SqlAlchemyAccountRepository,
@@ -188,7 +202,7 @@ def set_active(username: str, active: bool, *, uow: UnitOfWork, clock: Clock) ->
             return user, False
         user.active = active
         if not active:
-            user.deactivated_at = user.tokens_revoked_at = clock.now()
-            user.token_version += 1
+            user.deactivated_at = clock.now()
+            _revoke_tokens(SqlAlchemyAccountRepository(uow.session), user, user.deactivated_at)
         uow.commit()
         return user, True

@@ -141,3 +141,51 @@ def test_a_signed_out_refresh_token_cannot_sign_the_account_out_everywhere(clien
 def test_sign_out_needs_a_refresh_token(client):
     missing = client.post("/api/v1/auth/logout", json={"everywhere": True})
     assert missing.status_code == 422 and "refresh_token" in missing.json["errors"]
+
+
+def test_an_access_token_sent_to_sign_out_is_named_not_taken_for_a_sign_out(client, taxpayer):
+    grant = _log_in(client, taxpayer)
+    wrong = client.post("/api/v1/auth/logout", json={"refresh_token": grant["access_token"], "everywhere": True})
+    assert wrong.status_code == 422 and "send the refresh token" in str(wrong.json["errors"]["refresh_token"])
+    assert _refresh(client, grant["refresh_token"]).status_code == 200
+
+
+def test_only_a_live_refresh_token_of_the_account_can_sign_it_out_everywhere(app, client, clock, taxpayer):
+    tokens = app.extensions["shuima.services"].tokens
+    before = _log_in(client, taxpayer)
+    assert app.test_cli_runner().invoke(cli, ["users", "deactivate", taxpayer]).exit_code == 0
+    assert app.test_cli_runner().invoke(cli, ["users", "activate", taxpayer]).exit_code == 0
+    current = _log_in(client, taxpayer)
+    _sign_out(client, before["refresh_token"], everywhere=True)  # from before the deactivation
+    claims = jwt.decode(current["refresh_token"], options={"verify_signature": False})
+    stranger = tokens.issue_refresh(Principal(int(claims["sub"]), taxpayer, Role.TAXPAYER), version=claims["ver"],
+                                    session="not-a-log-in", now=clock.now())
+    _sign_out(client, stranger, everywhere=True)  # names no log-in of the account
+    assert _refresh(client, current["refresh_token"]).status_code == 200
+    clock.advance(days=31)
+    later = _log_in(client, taxpayer)
+    _sign_out(client, current["refresh_token"], everywhere=True)  # expired
+    assert _refresh(client, later["refresh_token"]).status_code == 200
+
+
+def test_sign_out_everywhere_ends_every_session_row_and_a_log_in_forgets_the_dead_ones(app, client, clock, taxpayer):
+    from sqlalchemy import select
+
+    from app.accounts.models import RefreshSession
+    from app.extensions import db
+
+    def sessions() -> list[bool]:  # live?, oldest first
+        with db.session() as session:
+            return [row.ended_at is None for row in session.scalars(
+                select(RefreshSession).order_by(RefreshSession.created_at, RefreshSession.jti))]
+
+    first = _log_in(client, taxpayer)
+    _log_in(client, taxpayer)
+    _sign_out(client, first["refresh_token"], everywhere=True)
+    assert sessions() == [False, False]
+    clock.advance(seconds=1)
+    _log_in(client, taxpayer)  # the ended rows go; the new one stays
+    assert sessions() == [True]
+    clock.advance(days=30, seconds=1)
+    _log_in(client, taxpayer)  # the one whose refresh token expired goes too
+    assert sessions() == [True]
