@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             _uscc, taxpayer = factory.as_taxpayer("A")
             clerk = factory.as_clerk()
             token = app.test_client().get("/api/v1/me/code", headers=taxpayer).json["token"]
-            refresh = app.test_client().post("/api/v1/auth/token", json={
-                "username": factory.user(Role.TAXPAYER, uscc=_uscc), "password": factory.PASSWORD}).json["refresh_token"]
+            grant = app.test_client().post("/api/v1/auth/token", json={
+                "username": factory.user(Role.TAXPAYER, uscc=_uscc), "password": factory.PASSWORD}).json
+            refresh = grant["refresh_token"]
             calls = {
                 "hello": _caller(hello, _environ("GET", "/hello", {})),
                 "code fetch": _caller(app, _environ("GET", "/api/v1/me/code", taxpayer)),

@@ -101,7 +101,8 @@ class Revocations:
                 floors = SqlAlchemyAccountRepository(session).recently_revoked(
                     since=self._clock.now() - self._window)
         except SQLAlchemyError:
-            log.warning("could not read the accounts whose tokens were revoked; the last list stays in force", exc_info=True)
+            log.warning("could not read the accounts whose tokens were revoked; the last list stays in force",
+                        exc_info=True)
             self._next_read = self._clock.now() + (self._refresh if self._loaded else self._retry)
             return
         self._floors, self._loaded = floors, True

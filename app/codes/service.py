@@ -100,8 +100,8 @@ class VerificationResult:
 
 
 def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: StatusCache, keyring: Keyring,
-                subjects: SubjectSeal, privileges: PrivilegeCatalogue, limiter: RateLimiter, audit: VerificationAudit, clock: Clock,
-                settings: CodeSettings) -> VerificationResult:
+                subjects: SubjectSeal, privileges: PrivilegeCatalogue, limiter: RateLimiter,
+                audit: VerificationAudit, clock: Clock, settings: CodeSettings) -> VerificationResult:
     """Check a scanned token and record the scan. A bad token is a verdict, never an exception.
 
     One Redis round trip counts the clerk's attempt and reads the status and the code this

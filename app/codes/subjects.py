@@ -33,7 +33,8 @@ class SubjectSeal:
     """Seals a USCC into one code's ``sub`` and opens it again."""
 
     def __init__(self, secret: str):
-        key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"shuima code subjects").derive(secret.encode())
+        key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
+                   info=b"shuima code subjects").derive(secret.encode())
         self._cipher = AESSIV(key)
 
     def seal(self, uscc: str, *, jti: str) -> str:

@@ -247,7 +247,8 @@ def test_a_caller_the_route_turns_away_learns_nothing_about_its_input(client, wh
     # The role check answers first: no token 401, another role 403; only the admitted role hears 422.
     bad = {"token": "x\u0000"}
     assert client.post("/api/v1/verifications", json=bad).status_code == 401
-    assert client.post("/api/v1/verifications", json=bad, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    nonsense = {"Authorization": "Bearer nonsense"}
+    assert client.post("/api/v1/verifications", json=bad, headers=nonsense).status_code == 401
     assert client.post("/api/v1/verifications", json=bad, headers=who["taxpayer"]).status_code == 403
     _assert_names(client.post("/api/v1/verifications", json=bad, headers=who["clerk"]), "token")
     assert client.get(f"/api/v1/policies?page={10**9}").status_code == 401

@@ -176,7 +176,8 @@ class _Database:
 def test_until_a_process_has_read_the_list_it_retries_every_second_then_keeps_the_last_one(clock, caplog):
     database = _Database(None, {7: 2}, None, {7: 3})
     revocations = Revocations(session_factory=database, clock=clock, ttl=timedelta(hours=1), refresh=REFRESH)
-    assert revocations.lowest_version(7) is None and "could not read the accounts whose tokens were revoked" in caplog.text
+    assert revocations.lowest_version(7) is None
+    assert "could not read the accounts whose tokens were revoked" in caplog.text
     assert revocations.lowest_version(7) is None and database.reads == 1  # not on every request
     clock.advance(seconds=1)
     assert revocations.lowest_version(7) == 2 and database.reads == 2
