@@ -33,12 +33,17 @@ class SqlAlchemyAccountRepository:
         self.session.execute(update(RefreshSession).where(RefreshSession.user_id == user_id,
                                                           RefreshSession.ended_at.is_(None)).values(ended_at=at))
 
-    def forget_sessions(self, user_id: int, *, before: datetime) -> None:
-        """Delete the account's log-ins that can renew no more: ended, or begun before ``before``
-        (their refresh tokens have expired). Each log-in tidies its own account's rows."""
+    def recently_ended_sessions(self, *, since: datetime) -> set[str]:
+        """The log-ins that ended after ``since``."""
+        return set(self.session.scalars(select(RefreshSession.jti).where(RefreshSession.ended_at > since)))
+
+    def forget_sessions(self, user_id: int, *, begun_before: datetime, ended_before: datetime) -> None:
+        """Delete the account's log-ins that matter no more: begun before ``begun_before`` (their
+        refresh tokens have expired), or ended before ``ended_before`` (no access token of theirs can
+        still be live). Each log-in tidies its own account's rows."""
         self.session.execute(delete(RefreshSession).where(
             RefreshSession.user_id == user_id,
-            or_(RefreshSession.ended_at.is_not(None), RefreshSession.created_at < before)))
+            or_(RefreshSession.ended_at < ended_before, RefreshSession.created_at < begun_before)))
 
     def bank_by_code(self, code: str) -> Bank | None:
         return self.session.scalars(select(Bank).where(Bank.code == code)).first()

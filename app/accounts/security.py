@@ -56,7 +56,7 @@ class Passwords:
 
 
 class Revocations:
-    """The access tokens of deactivated or signed-out-everywhere accounts, refused before they expire.
+    """The access tokens of deactivated or signed-out accounts and devices, refused before they expire.
 
     An access token is checked by its signature alone (no database read per request), so without
     this a deactivated account's tokens would work until they expire (``ACCESS_TOKEN_TTL_SECONDS``).
@@ -67,7 +67,9 @@ class Revocations:
     every ``refresh`` (one small indexed query), so a raise reaches every process on every host
     within that time, and a token of a lower version is refused. Versions, not times: a log-in that read the
     account just before the deactivation committed, a reactivation in the same second, clocks
-    that differ between hosts change nothing.
+    that differ between hosts change nothing. In the same read it keeps the log-ins (refresh
+    sessions) that ended within that time: an access token names its log-in (claim ``sid``), so a
+    device that signed out loses its access token too, not only its refresh token.
 
     While the database cannot be read the last list stays in force, and the read is tried again
     after ``refresh`` — or after ``retry`` while this process has never read it: until then it
@@ -86,26 +88,29 @@ class Revocations:
         self._refresh = refresh
         self._retry = retry
         self._floors: dict[int, int] = {}
+        self._ended: frozenset[str] = frozenset()
         self._loaded = False
         self._next_read: datetime | None = None
 
-    def lowest_version(self, user_id: int) -> int | None:
-        """The lowest token version of ``user_id`` still admitted, or None when any is."""
+    def refuses(self, user_id: int, version: int, session: str | None) -> bool:
+        """Whether an access token of ``user_id`` at ``version``, of the log-in ``session``, is revoked."""
         if self._next_read is None or self._clock.now() >= self._next_read:
             self.reload()
-        return self._floors.get(user_id)
+        lowest = self._floors.get(user_id)
+        return (lowest is not None and version < lowest) or (session is not None and session in self._ended)
 
     def reload(self) -> None:
+        since = self._clock.now() - self._window
         try:
             with self._session_factory() as session:
-                floors = SqlAlchemyAccountRepository(session).recently_revoked(
-                    since=self._clock.now() - self._window)
+                repo = SqlAlchemyAccountRepository(session)
+                floors, ended = repo.recently_revoked(since=since), repo.recently_ended_sessions(since=since)
         except SQLAlchemyError:
             log.warning("could not read the accounts whose tokens were revoked; the last list stays in force",
                         exc_info=True)
             self._next_read = self._clock.now() + (self._refresh if self._loaded else self._retry)
             return
-        self._floors, self._loaded = floors, True
+        self._floors, self._ended, self._loaded = floors, frozenset(ended), True
         self._next_read = self._clock.now() + self._refresh  # after the read: a slow one is not repeated at once
 
 
@@ -148,11 +153,12 @@ class AccessTokens:
         self._issuer = issuer
         self._revocations = revocations
         self._cache_size = cache_size
-        self._verified: dict[str, tuple[Principal, int, int]] = {}
+        self._verified: dict[str, tuple[Principal, int, int, str | None]] = {}
         self._lock = threading.Lock()
 
-    def issue(self, principal: Principal, *, now: datetime, version: int = 0) -> str:
-        """A token for ``principal``; ``version``: the account's ``token_version`` when the log-in read it."""
+    def issue(self, principal: Principal, *, now: datetime, version: int = 0, session: str | None = None) -> str:
+        """A token for ``principal``; ``version``: the account's ``token_version`` when the log-in read it;
+        ``session``: the log-in (``RefreshSession.jti``) it belongs to."""
         claims = principal.to_claims() | {
             "iss": self._issuer,
             "aud": ACCESS_AUDIENCE,
@@ -160,6 +166,8 @@ class AccessTokens:
             "exp": int((now + self.ttl).timestamp()),
             "ver": version,
         }
+        if session is not None:
+            claims["sid"] = session
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def issue_refresh(self, principal: Principal, *, version: int, session: str, now: datetime) -> str:
@@ -198,26 +206,25 @@ class AccessTokens:
         if hit is None:
             hit = self._verify(token)
             self._remember(token, hit)
-        principal, exp, version = hit
+        principal, exp, version, session = hit
         if exp <= now.timestamp():
             raise jwt.ExpiredSignatureError("access token expired")
-        if self._revocations is not None:
-            lowest = self._revocations.lowest_version(principal.user_id)
-            if lowest is not None and version < lowest:
-                raise jwt.InvalidTokenError("access token of a deactivated account")
+        if self._revocations is not None and self._revocations.refuses(principal.user_id, version, session):
+            raise jwt.InvalidTokenError("access token revoked")
         return principal
 
-    def _verify(self, token: str) -> tuple[Principal, int, int]:
+    def _verify(self, token: str) -> tuple[Principal, int, int, str | None]:
         claims = jwt.decode(
             token, self._secret, algorithms=["HS256"], audience=ACCESS_AUDIENCE, issuer=self._issuer,
             options={"require": ["exp", "sub", "role"], "verify_exp": False, "verify_iat": False},
         )
         version = claims.get("ver", 0)  # tokens issued before versions existed: the version every account began at
-        if not isinstance(claims["exp"], int) or not isinstance(version, int):
-            raise jwt.InvalidTokenError("exp or ver is not an integer")
-        return Principal.from_claims(claims), claims["exp"], version
+        session = claims.get("sid")
+        if type(claims["exp"]) is not int or type(version) is not int or not isinstance(session, (str, type(None))):
+            raise jwt.InvalidTokenError("exp, ver or sid of the wrong type")
+        return Principal.from_claims(claims), claims["exp"], version, session
 
-    def _remember(self, token: str, entry: tuple[Principal, int, int]) -> None:
+    def _remember(self, token: str, entry: tuple[Principal, int, int, str | None]) -> None:
         # Oldest-first eviction (dicts keep insertion order): an hour-long token seen once
         # leaves after cache_size newer ones; no LRU bookkeeping on the hot read.
         with self._lock:

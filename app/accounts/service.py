@@ -11,7 +11,7 @@ import jwt
 from app.accounts.domain import Principal, Role, binding_error
 from app.accounts.models import Bank, RefreshSession, User
 from app.accounts.repository import SqlAlchemyAccountRepository
-from app.accounts.security import AccessTokens, Passwords, RefreshClaims
+from app.accounts.security import AccessTokens, Passwords, RefreshClaims, Revocations
 from app.clock import Clock
 from app.db import UnitOfWork
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
@@ -68,11 +68,12 @@ def log_in(username: str, password: str, *, address: str, uow: UnitOfWork, passw
         limiter.reset(limits.per_user, *user_key)  # the password was right, whatever happens next
         now = clock.now()
         repo = SqlAlchemyAccountRepository(uow.session)
-        repo.forget_sessions(user.id, before=now - tokens.refresh_ttl)  # the account's that can renew no more
+        repo.forget_sessions(user.id, begun_before=now - tokens.refresh_ttl,
+                             ended_before=now - tokens.ttl - Revocations.MARGIN)
         session = RefreshSession(jti=secrets.token_urlsafe(16), user_id=user.id, created_at=now)
         repo.add(session)
         uow.commit()
-    return Grant(tokens.issue(principal, now=now, version=version),
+    return Grant(tokens.issue(principal, now=now, version=version, session=session.jti),
                  tokens.issue_refresh(principal, version=version, session=session.jti, now=now))
 
 
@@ -91,12 +92,12 @@ def refresh(refresh_token: str, *, uow: UnitOfWork, tokens: AccessTokens, clock:
         if user is None or session is None or not user.active:
             raise Unauthenticated("this refresh token is no longer valid; log in again")
         principal, version = _principal(user), user.token_version
-    return tokens.issue(principal, now=now, version=version)
+    return tokens.issue(principal, now=now, version=version, session=session.jti)
 
 
 def sign_out(refresh_token: str, *, everywhere: bool, uow: UnitOfWork, tokens: AccessTokens, clock: Clock) -> None:
-    """End the log-in a refresh token belongs to: its refresh token is refused from now on (the
-    access token it renewed lasts out its hour). ``everywhere``: end every log-in of the account —
+    """End the log-in a refresh token belongs to: its refresh token is refused from now on, and its
+    access tokens within ``REVOCATION_REFRESH_SECONDS``. ``everywhere``: end every log-in of the account —
     its token version is raised, so every refresh token is refused at once and every access token
     within ``REVOCATION_REFRESH_SECONDS``. A token that names no live log-in changes nothing and
     is not told apart (as RFC 7009 §2.2 answers invalid tokens): signing out twice is not an error.

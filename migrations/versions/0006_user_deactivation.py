@@ -35,10 +35,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('refresh_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refresh_sessions_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refresh_sessions_ended_at'), ['ended_at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('refresh_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refresh_sessions_ended_at'))
         batch_op.drop_index(batch_op.f('ix_refresh_sessions_user_id'))
     op.drop_table('refresh_sessions')
     with op.batch_alter_table('users', schema=None) as batch_op:

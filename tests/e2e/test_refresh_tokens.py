@@ -107,14 +107,18 @@ def _sign_out(client, refresh_token: str, **body):
     return response
 
 
-def test_signing_out_ends_this_devices_log_in_only(client, taxpayer):
+def test_signing_out_ends_this_devices_log_in_only(client, clock, taxpayer):
     phone, tablet = _log_in(client, taxpayer), _log_in(client, taxpayer)
+    renewed = _refresh(client, phone["refresh_token"]).json["access_token"]
     _sign_out(client, phone["refresh_token"])
     gone = _refresh(client, phone["refresh_token"])
     assert gone.status_code == 401 and "log in again" in gone.json["message"]
     assert _refresh(client, tablet["refresh_token"]).status_code == 200
-    # The access token it renewed lasts out its hour: short-lived by design.
-    assert client.get("/api/v1/me/code", headers=_bearer(phone["access_token"])).status_code == 200
+    # Its access tokens, the log-in's and the renewed one, go within REVOCATION_REFRESH_SECONDS.
+    clock.advance(seconds=10)
+    for token in (phone["access_token"], renewed):
+        assert client.get("/api/v1/me/code", headers=_bearer(token)).status_code == 401
+    assert client.get("/api/v1/me/code", headers=_bearer(tablet["access_token"])).status_code == 200
     _sign_out(client, phone["refresh_token"])  # twice: nothing to end, no error
     _sign_out(client, "garbage")  # nor is a token that names nothing told apart
 
@@ -184,8 +188,11 @@ def test_sign_out_everywhere_ends_every_session_row_and_a_log_in_forgets_the_dea
     _sign_out(client, first["refresh_token"], everywhere=True)
     assert sessions() == [False, False]
     clock.advance(seconds=1)
-    _log_in(client, taxpayer)  # the ended rows go; the new one stays
-    assert sessions() == [True]
+    _log_in(client, taxpayer)  # ended rows stay while an access token of theirs could be live
+    assert sessions() == [False, False, True]
+    clock.advance(hours=1, minutes=5)
+    _log_in(client, taxpayer)  # then they go
+    assert sessions() == [True, True]
     clock.advance(days=30, seconds=1)
-    _log_in(client, taxpayer)  # the one whose refresh token expired goes too
+    _log_in(client, taxpayer)  # and so do those whose refresh token expired
     assert sessions() == [True]

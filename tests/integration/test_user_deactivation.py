@@ -124,19 +124,20 @@ def test_only_deactivations_within_the_token_lifetime_are_kept(app, clock, clerk
     assert run(app, "users", "deactivate", clerk).exit_code == 0
     with app.app_context(), db.session() as session:
         user_id = session.scalars(select(User.id).where(User.username == clerk)).one()
-    assert revocations.lowest_version(user_id) == 1
+    assert revocations.refuses(user_id, 0, None) and not revocations.refuses(user_id, 1, None)
     clock.advance(hours=1, minutes=5)  # the lifetime, and the margin for clocks ahead
     revocations.reload()
-    assert revocations.lowest_version(user_id) is None
+    assert not revocations.refuses(user_id, 0, None)
 
 
-def test_a_warm_code_fetch_reads_the_deactivations_once_per_refresh_and_nothing_else(app, factory, client, clock):
+def test_a_warm_code_fetch_reads_the_revocations_once_per_refresh_and_nothing_else(app, factory, client, clock):
     _uscc, headers = factory.as_taxpayer("A")
     client.get("/api/v1/me/code", headers=headers)  # warms status, code, keyring and the list
     statements: list[str] = []
 
     def record(_conn, _cursor, statement, *_args):
-        statements.append(statement.split()[0].upper() + (" users" if " users" in statement else ""))
+        tables = [t for t in ("refresh_sessions", "users") if f" {t}" in statement]
+        statements.append(" ".join([statement.split()[0].upper(), *tables[:1]]))
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
@@ -145,13 +146,13 @@ def test_a_warm_code_fetch_reads_the_deactivations_once_per_refresh_and_nothing_
         clock.advance(seconds=10)
         client.get("/api/v1/me/code", headers=headers)
         client.get("/api/v1/me/code", headers=headers)
-        assert statements == ["SELECT users"]
+        assert statements == ["SELECT users", "SELECT refresh_sessions"]
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
 
 
 class _Database:
-    """A session factory whose reads answer ``floors`` or fail, in turn."""
+    """A session factory whose reads answer ``floors`` (and no ended log-in) or fail, in turn."""
 
     def __init__(self, *outcomes: dict[int, int] | None):
         self.outcomes, self.reads = list(outcomes), 0
@@ -172,21 +173,28 @@ class _Database:
             raise OperationalError("SELECT", {}, Exception("connection refused"))
         return list(floors.items())
 
+    def scalars(self, _statement):
+        return []
+
 
 def test_until_a_process_has_read_the_list_it_retries_every_second_then_keeps_the_last_one(clock, caplog):
     database = _Database(None, {7: 2}, None, {7: 3})
     revocations = Revocations(session_factory=database, clock=clock, ttl=timedelta(hours=1), refresh=REFRESH)
-    assert revocations.lowest_version(7) is None
+
+    def lowest() -> int:  # the lowest version of account 7 admitted
+        return next(v for v in range(10) if not revocations.refuses(7, v, None))
+
+    assert lowest() == 0
     assert "could not read the accounts whose tokens were revoked" in caplog.text
-    assert revocations.lowest_version(7) is None and database.reads == 1  # not on every request
+    assert lowest() == 0 and database.reads == 1  # not on every request
     clock.advance(seconds=1)
-    assert revocations.lowest_version(7) == 2 and database.reads == 2
+    assert lowest() == 2 and database.reads == 2
     clock.advance(seconds=10)
-    assert revocations.lowest_version(7) == 2 and database.reads == 3  # failed: the last list stays
+    assert lowest() == 2 and database.reads == 3  # failed: the last list stays
     clock.advance(seconds=1)
-    assert revocations.lowest_version(7) == 2 and database.reads == 3  # and is read again after the refresh
+    assert lowest() == 2 and database.reads == 3  # and is read again after the refresh
     clock.advance(seconds=9)
-    assert revocations.lowest_version(7) == 3 and database.reads == 4
+    assert lowest() == 3 and database.reads == 4
 
 
 @pytest.mark.parametrize("version, lowest, admitted", [
@@ -196,8 +204,8 @@ def test_a_token_below_its_accounts_lowest_version_is_refused(version, lowest, a
     now = datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc)
 
     class Lowest:
-        def lowest_version(self, user_id):
-            return lowest if user_id == 7 else None
+        def refuses(self, user_id, version, session):
+            return user_id == 7 and lowest is not None and version < lowest
 
     tokens = AccessTokens(secret="s" * 32, ttl=timedelta(hours=1), issuer="i", revocations=Lowest())
     token = tokens.issue(Principal(7, "clerk7", Role.CLERK, bank_id=1), now=now, version=version or 0)

@@ -127,3 +127,18 @@ def test_a_signed_refresh_token_with_claims_of_the_wrong_shape_is_refused(change
     claims = jwt.decode(tokens.issue_refresh(CLERK, version=0, session="s1", now=NOW), options={"verify_signature": False})
     with pytest.raises(jwt.InvalidTokenError):
         tokens.read_refresh(_signed(claims | changes), now=NOW)
+
+
+def test_an_access_token_of_an_ended_log_in_is_refused_and_one_without_a_log_in_is_judged_by_version():
+    class Ended:
+        def refuses(self, user_id, version, session):
+            return session == "ended"
+
+    tokens = _tokens(revocations=Ended())
+    with pytest.raises(jwt.InvalidTokenError):
+        tokens.read(tokens.issue(CLERK, now=NOW, session="ended"), now=NOW)
+    assert tokens.read(tokens.issue(CLERK, now=NOW, session="live"), now=NOW) == CLERK
+    assert tokens.read(tokens.issue(CLERK, now=NOW), now=NOW) == CLERK  # issued before log-ins had sessions
+    odd = jwt.decode(tokens.issue(CLERK, now=NOW), options={"verify_signature": False}) | {"sid": 5}
+    with pytest.raises(jwt.InvalidTokenError):
+        tokens.read(_signed(odd), now=NOW)
