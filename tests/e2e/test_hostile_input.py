@@ -90,7 +90,8 @@ def test_json_nested_too_deeply_answers_422(client, who, depth):
 
 
 @pytest.mark.parametrize("role,path", [
-    (None, "/api/v1/auth/token"), ("clerk", "/api/v1/verifications"), ("admin", "/api/v1/policies"),
+    (None, "/api/v1/auth/token"), (None, "/api/v1/auth/refresh"), (None, "/api/v1/auth/logout"),
+    ("clerk", "/api/v1/verifications"), ("admin", "/api/v1/policies"),
 ])
 def test_an_integer_longer_than_python_reads_answers_422_naming_json(client, who, role, path):
     body = '{"username": "x", "password": "y", "token": "t", "n": ' + "1" * 5000 + "}"
@@ -219,6 +220,8 @@ def test_a_loan_dated_before_1900_is_a_bad_line_not_a_500(client, who):
 @pytest.mark.parametrize("role,path,body,field", [
     ("clerk", "/api/v1/verifications", '{"token": "eyJ\\ud800"}', "token"),
     (None, "/api/v1/auth/token", '{"username": "admin\\udfff", "password": "x"}', "username"),
+    (None, "/api/v1/auth/refresh", '{"refresh_token": "eyJ\\udfff"}', "refresh_token"),
+    (None, "/api/v1/auth/logout", '{"refresh_token": "eyJ\\u0000"}', "refresh_token"),
     ("admin", "/api/v1/policies", '{"title": "\\ud83d", "body": "正文", "category": "tax_relief", "rule": true}',
      "title"),
     ("admin", "/api/v1/policies", ('{"title": "标题", "body": "正文", "category": "tax_relief", "rule": true, '
