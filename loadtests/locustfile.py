@@ -164,31 +164,60 @@ def _discover_modules(environment, **_kwargs) -> None:  # type: ignore[no-untype
           f"rural {'on' if WORLD.has_rural else 'absent'}", file=sys.stderr)
 
 
-def log_in(user, username: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """Log in once; the bearer header for the user's session (the refresh token is kept as
-    ``user.refresh_token``). A failed log-in stops the user."""
-    with user.client.post("/api/v1/auth/token", json={"username": username, "password": WORLD.password},
-                          name="/api/v1/auth/token", catch_response=True) as response:
-        if response.status_code != 200:
-            response.failure(f"log-in {response.status_code}: {response.text[:200]}")
-            raise StopUser()
-        grant = response.json()
-    user.refresh_token = grant.get("refresh_token")
-    return {"Authorization": f"Bearer {grant['access_token']}"}
+class SignedIn:
+    """A persona's log-in, as an app keeps it: logs in once with the password, then renews the
+    access token with the refresh token shortly before it expires (a run longer than
+    ``expires_in`` never meets a 401). ``headers`` is the bearer header to send. A failed log-in
+    stops the user; a failed renewal counts as a failure and keeps the old token."""
+
+    refresh_token: str | None = None
+    _bearer: dict[str, str] = {}
+    _renew_at = 0.0
+
+    def sign_in(self, username: str) -> None:
+        with self.client.post("/api/v1/auth/token", json={"username": username, "password": WORLD.password},
+                              name="/api/v1/auth/token", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"log-in {response.status_code}: {response.text[:200]}")
+                raise StopUser()
+            grant = response.json()
+        self.refresh_token = grant.get("refresh_token")
+        self._keep(grant)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self.refresh_token and time.time() >= self._renew_at:
+            self.renew_access_token()
+        return self._bearer
+
+    def renew_access_token(self) -> None:
+        with self.client.post("/api/v1/auth/refresh", json={"refresh_token": self.refresh_token},
+                              name="/api/v1/auth/refresh", catch_response=True) as response:
+            answer = response.json() if response.status_code == 200 else {}
+            if not answer.get("access_token"):
+                response.failure(f"refresh {response.status_code}: {response.text[:200]}")
+                self._renew_at = time.time() + 60  # try again in a minute
+                return
+        self._keep(answer)  # the next request proves the new token works
+
+    def _keep(self, answer: dict) -> None:
+        self._bearer = {"Authorization": f"Bearer {answer['access_token']}"}
+        self._renew_at = time.time() + max(int(answer.get("expires_in", 3600)) - 60, 60)
 
 
-class Taxpayer(FastHttpUser):
+class Taxpayer(SignedIn, FastHttpUser):
     """A firm's phone: open the app, show the code, refresh while the screen is on, put it away.
 
     Half the looks find the hour-long access token expired (the capacity model's 1.5 looks an
-    hour, one renewal): the app trades its refresh token for a new one first, no password."""
+    hour, one renewal): the app trades its refresh token for a new one first, no password
+    (``SignedIn.renew_access_token``)."""
 
     weight = 40
     wait_time = between(20, 90)  # the phone stays in a pocket between two looks at the code
 
     def on_start(self) -> None:
         self.who = WORLD.next_taxpayer()
-        self.headers = log_in(self, self.who.username)
+        self.sign_in(self.who.username)
 
     @task
     def look_at_the_code(self) -> None:
@@ -202,15 +231,6 @@ class Taxpayer(FastHttpUser):
             self.fetch_badge()
         if WORLD.has_inbox:  # push (issue 3) deployed: a look at the app shows the inbox too
             self.read_inbox()
-
-    def renew_access_token(self) -> None:
-        with self.client.post("/api/v1/auth/refresh", json={"refresh_token": self.refresh_token},
-                              name="/api/v1/auth/refresh", catch_response=True) as response:
-            token = response.json().get("access_token") if response.status_code == 200 else None
-            if not token:
-                response.failure(f"refresh {response.status_code}: {response.text[:200]}")
-                return
-        self.headers = {"Authorization": f"Bearer {token}"}  # the next code fetch proves it works
 
     def fetch_code(self) -> int:
         with self.client.get("/api/v1/me/code", headers=self.headers, name="/api/v1/me/code",
@@ -248,14 +268,14 @@ class Taxpayer(FastHttpUser):
                 response.failure("badge without X-Code-Refresh-In")
 
 
-class Clerk(FastHttpUser):
+class Clerk(SignedIn, FastHttpUser):
     """A bank counter scanning the codes that taxpayers hold up."""
 
     weight = 6
     wait_time = between(1.5, 4)  # ≤ 40 scans a minute, under the 120/min per-clerk limit
 
     def on_start(self) -> None:
-        self.headers = log_in(self, WORLD.next_clerk())
+        self.sign_in(WORLD.next_clerk())
 
     @task(20)
     def scan_a_fresh_code(self) -> None:
@@ -293,7 +313,7 @@ class Clerk(FastHttpUser):
                 response.failure(f"tampered code not refused as bad_signature: {response.status_code} {answer}")
 
 
-class Officer(FastHttpUser):
+class Officer(SignedIn, FastHttpUser):
     """A rural bank officer filing through one village of its county (rural module, issue 4)."""
 
     weight = 2
@@ -303,7 +323,7 @@ class Officer(FastHttpUser):
         if not WORLD.has_rural:
             raise StopUser()  # the service under test has no rural module
         self.county, self.village = WORLD.next_village()
-        self.headers = log_in(self, officer_username(self.county))
+        self.sign_in(officer_username(self.county))
         self.tried: set[int] = set()  # households this officer already proposed (or found in notice)
         self.pages = 1
 
@@ -366,14 +386,14 @@ class Officer(FastHttpUser):
                 response.failure(f"village status without checks: {str(status)[:200]}")
 
 
-class Admin(HttpUser):
+class Admin(SignedIn, HttpUser):
     """The tax bureau: a trickle of dynamic-management imports and look-ups during the day."""
 
     fixed_count = 1
     wait_time = between(20, 40)
 
     def on_start(self) -> None:
-        self.headers = log_in(self, ADMIN_USERNAME)
+        self.sign_in(ADMIN_USERNAME)
 
     @task(1)
     def import_grades(self) -> None:
