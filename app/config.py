@@ -39,7 +39,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "ACCESS_TOKEN_TTL_SECONDS": (3600, int),
     # How long a refresh token renews access tokens without the password (30 days).
     "REFRESH_TOKEN_TTL_SECONDS": (30 * 86400, int),
-    # How often a process re-reads the recently deactivated accounts, whose live access tokens it refuses.
+    # How often a process re-reads the accounts and log-ins whose tokens were revoked lately (deactivations,
+    # sign-outs), whose live access tokens it refuses.
     "REVOCATION_REFRESH_SECONDS": (10, int),
     # Limits use the `limits` notation: "<count> per <n> <unit>".
     "VERIFY_RATE_LIMIT": ("120 per 1 minute", str),

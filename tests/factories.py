@@ -48,10 +48,14 @@ class Factory:
             create_user(username, self.PASSWORD, role=role, uow=s.uow(), passwords=s.passwords, **bindings)
         return username
 
-    def login(self, username: str) -> dict[str, str]:
+    def grant(self, username: str) -> dict[str, object]:
+        """A log-in's answer: access token, refresh token, lifetimes."""
         response = self.client.post("/api/v1/auth/token", json={"username": username, "password": self.PASSWORD})
         assert response.status_code == 200, response.json
-        return {"Authorization": f"Bearer {response.json['access_token']}"}
+        return response.json
+
+    def login(self, username: str) -> dict[str, str]:
+        return bearer(str(self.grant(username)["access_token"]))
 
     def as_taxpayer(self, grade: str | None = "A", **kwargs: str) -> tuple[str, dict[str, str]]:
         uscc = self.taxpayer(grade, **kwargs)
@@ -62,3 +66,8 @@ class Factory:
 
     def as_admin(self) -> dict[str, str]:
         return self.login(self.user(Role.TAX_ADMIN))
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The ``Authorization`` header of an access token."""
+    return {"Authorization": f"Bearer {token}"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Bank, RefreshSession, User
@@ -43,7 +43,8 @@ class SqlAlchemyAccountRepository:
         still be live). Each log-in tidies its own account's rows."""
         self.session.execute(delete(RefreshSession).where(
             RefreshSession.user_id == user_id,
-            or_(RefreshSession.ended_at < ended_before, RefreshSession.created_at < begun_before)))
+            or_(RefreshSession.ended_at < ended_before,  # ended lately: kept, whenever it began
+                and_(RefreshSession.ended_at.is_(None), RefreshSession.created_at < begun_before))))
 
     def bank_by_code(self, code: str) -> Bank | None:
         return self.session.scalars(select(Bank).where(Bank.code == code)).first()

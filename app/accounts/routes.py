@@ -48,7 +48,8 @@ class Refresh(MethodView):
     def post(self, body: dict) -> dict:
         """Trade the refresh token for a new access token, without the password
 
-        401 when the refresh token has expired, or its account was deactivated since: log in again.
+        401 when the refresh token has expired, its device (or, with ``everywhere``, any) signed out,
+        or its account was deactivated since: log in again.
         """
         s = services()
         return _access(refresh(body["refresh_token"], uow=s.uow(), tokens=s.tokens, clock=s.clock))

@@ -64,7 +64,7 @@ class Revocations:
     (claim ``ver``); a deactivation, or a sign-out everywhere, raises the version. Each process
     keeps the versions of the accounts raised within the last token lifetime (and a margin for
     clocks that differ between hosts) — no older token can still be live — and reads them again
-    every ``refresh`` (one small indexed query), so a raise reaches every process on every host
+    every ``refresh`` (two small indexed queries), so a raise reaches every process on every host
     within that time, and a token of a lower version is refused. Versions, not times: a log-in that read the
     account just before the deactivation committed, a reactivation in the same second, clocks
     that differ between hosts change nothing. In the same read it keeps the log-ins (refresh
@@ -73,12 +73,16 @@ class Revocations:
 
     While the database cannot be read the last list stays in force, and the read is tried again
     after ``refresh`` — or after ``retry`` while this process has never read it: until then it
-    knows of no deactivation. The read happens in a request (as the keyring's does); a database
-    that does not answer holds that one request for the driver's connect timeout.
+    knows of no deactivation — and after twice as long for every further failure, up to
+    ``MAX_BACKOFF``. The read happens in a request (as the keyring's does); a database that does
+    not answer holds that one request for the driver's connect timeout, so an outage stalls a
+    request now and then, ever more rarely, not one in every ``refresh``.
     """
 
     #: Deactivations kept beyond the token lifetime, for hosts whose clocks run ahead.
     MARGIN = timedelta(minutes=5)
+    #: The longest wait between two reads while the database keeps failing.
+    MAX_BACKOFF = timedelta(minutes=2)
 
     def __init__(self, *, session_factory: Callable[[], Session], clock: Clock, ttl: timedelta, refresh: timedelta,
                  retry: timedelta = timedelta(seconds=1)):
@@ -90,6 +94,7 @@ class Revocations:
         self._floors: dict[int, int] = {}
         self._ended: frozenset[str] = frozenset()
         self._loaded = False
+        self._failures = 0
         self._next_read: datetime | None = None
 
     def refuses(self, user_id: int, version: int, session: str | None) -> bool:
@@ -108,9 +113,11 @@ class Revocations:
         except SQLAlchemyError:
             log.warning("could not read the accounts whose tokens were revoked; the last list stays in force",
                         exc_info=True)
-            self._next_read = self._clock.now() + (self._refresh if self._loaded else self._retry)
+            wait = (self._refresh if self._loaded else self._retry) * 2 ** self._failures
+            self._failures += 1
+            self._next_read = self._clock.now() + min(wait, self.MAX_BACKOFF)
             return
-        self._floors, self._ended, self._loaded = floors, frozenset(ended), True
+        self._floors, self._ended, self._loaded, self._failures = floors, frozenset(ended), True, 0
         self._next_read = self._clock.now() + self._refresh  # after the read: a slow one is not repeated at once
 
 

@@ -9,7 +9,9 @@ yardstick's throughput under gunicorn (issue #5 asks for 0.5×); answered here i
 Only the plain request is answered here: ``GET`` of exactly this path, no query string, no body,
 and a bearer token that reads as a taxpayer's. Everything else goes to Flask untouched, which
 answers it as before: no or a bad token (401), another role (403), ``HEAD``, a query string, a
-body. Those are decided before any I/O, so nothing is done twice.
+body. Those are decided before any I/O of the use case (the bearer check's only I/O is the
+revocation list's periodic read, ``app.accounts.security.Revocations``, which Flask would make
+just the same), so nothing is done twice.
 
 An error of the use case itself (a taxpayer without a record, a database that cannot be reached)
 is not retried through Flask: it is answered by Flask's error handling in a request context —

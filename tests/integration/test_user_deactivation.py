@@ -24,12 +24,8 @@ def run(app, *args: str):
 
 
 def _login(client, username: str):
+    """A log-in attempt, whatever it answers."""
     return client.post("/api/v1/auth/token", json={"username": username, "password": Factory.PASSWORD})
-
-
-def _bearer(response) -> dict[str, str]:
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 @pytest.fixture
@@ -38,8 +34,8 @@ def clerk(factory) -> str:
 
 
 def test_a_deactivated_clerk_is_refused_at_log_in_at_once_and_with_its_live_token_within_the_refresh(
-        app, client, clock, clerk):
-    headers = _bearer(_login(client, clerk))
+        factory, app, client, clock, clerk):
+    headers = factory.login(clerk)
     assert client.get("/api/v1/verifications", headers=headers).status_code == 200
     result = run(app, "users", "deactivate", clerk)
     assert result.exit_code == 0 and "log-ins are refused now, its access tokens within 10 s" in result.output
@@ -53,7 +49,7 @@ def test_a_deactivated_clerk_is_refused_at_log_in_at_once_and_with_its_live_toke
     # Reactivated: it logs in again, the token it held before stays refused.
     result = run(app, "users", "activate", clerk)
     assert result.exit_code == 0 and "must log in again" in result.output
-    fresh = _bearer(_login(client, clerk))
+    fresh = factory.login(clerk)
     clock.advance(seconds=10)  # the list read again after the reactivation
     assert client.get("/api/v1/verifications", headers=fresh).status_code == 200
     assert client.get("/api/v1/verifications", headers=headers).status_code == 401
@@ -70,7 +66,7 @@ def test_a_deactivated_taxpayer_gets_no_code_from_the_front_either(app, factory,
 
 
 def test_a_log_in_that_read_the_account_before_the_deactivation_gets_a_token_that_is_refused(
-        app, client, clock, clerk, monkeypatch):
+        factory, app, client, clock, clerk, monkeypatch):
     # The deactivation commits while the log-in is hashing the password: the token it then issues
     # carries the version it read, which the deactivation raised.
     passwords = app.extensions["shuima.services"].passwords
@@ -82,18 +78,18 @@ def test_a_log_in_that_read_the_account_before_the_deactivation_gets_a_token_tha
         return ok
 
     monkeypatch.setattr(passwords, "verify", deactivated_meanwhile)
-    headers = _bearer(_login(client, clerk))
+    headers = factory.login(clerk)
     monkeypatch.setattr(passwords, "verify", verify)
     clock.advance(seconds=10)
     assert client.get("/api/v1/verifications", headers=headers).status_code == 401
 
 
 def test_reactivated_in_the_same_second_its_new_token_works_and_a_second_deactivation_refuses_it(
-        app, client, clock, clerk):
-    old = _bearer(_login(client, clerk))
+        factory, app, client, clock, clerk):
+    old = factory.login(clerk)
     assert run(app, "users", "deactivate", clerk).exit_code == 0
     assert run(app, "users", "activate", clerk).exit_code == 0  # no time passes
-    new = _bearer(_login(client, clerk))
+    new = factory.login(clerk)
     clock.advance(seconds=10)
     assert client.get("/api/v1/verifications", headers=new).status_code == 200
     assert client.get("/api/v1/verifications", headers=old).status_code == 401
@@ -220,3 +216,19 @@ def test_a_token_below_its_accounts_lowest_version_is_refused(version, lowest, a
             tokens.read(token, now=now)
     other = tokens.issue(Principal(8, "clerk8", Role.CLERK, bank_id=1), now=now)
     assert tokens.read(other, now=now).user_id == 8
+
+
+def test_while_the_database_stays_down_each_wait_doubles_up_to_two_minutes(clock):
+    # An outage holds a request for the connect timeout at every try: ever more rarely.
+    database = _Database({7: 2}, *[None] * 6)
+    revocations = Revocations(session_factory=database, clock=clock, ttl=timedelta(hours=1), refresh=REFRESH)
+    revocations.refuses(7, 0, None)
+    waits = []
+    for _ in range(6):
+        reads, waited = database.reads, 0
+        while database.reads == reads:
+            clock.advance(seconds=1)
+            waited += 1
+            assert revocations.refuses(7, 1, None)  # the last list stays in force
+        waits.append(waited)
+    assert waits == [10, 10, 20, 40, 80, 120]
