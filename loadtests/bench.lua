@@ -1,8 +1,9 @@
 -- wrk script for loadtests/bench.py: rotating credentials, optional POST body, optional pacing,
 -- body checks, and one machine-readable summary line ("BENCH {...}").
 --
--- Environment: BENCH_PATH, BENCH_METHOD (GET|POST), BENCH_DATA (file: one "bearer<TAB>code-token"
--- per line; the token only for POST /verifications), BENCH_EXPECT (a string every 200 body must
+-- Environment: BENCH_PATH, BENCH_METHOD (GET|POST), BENCH_DATA (file: one "bearer<TAB>token" per
+-- line; the token only for a POST, sent as {"<BENCH_BODY_KEY>": token}, "token" by default; an
+-- empty bearer sends no Authorization header), BENCH_EXPECT (a string every 200 body must
 -- contain), BENCH_RATE (total requests/s to pace at; 0 = as fast as possible), BENCH_CONNECTIONS.
 
 local path = os.getenv("BENCH_PATH") or "/"
@@ -11,6 +12,8 @@ local expect = os.getenv("BENCH_EXPECT")
 if expect == "" then expect = nil end
 local rate = tonumber(os.getenv("BENCH_RATE") or "0")
 local connections = tonumber(os.getenv("BENCH_CONNECTIONS") or "1")
+local body_key = os.getenv("BENCH_BODY_KEY") or "token"
+if body_key == "" then body_key = "token" end
 
 local lines = {}
 local data = os.getenv("BENCH_DATA")
@@ -37,10 +40,11 @@ function request()
   end
   counter = counter % #lines + 1
   local bearer, token = lines[counter]:match("^([^\t]*)\t?(.*)$")
-  local headers = { ["Authorization"] = "Bearer " .. bearer }
+  local headers = {}
+  if bearer ~= "" then headers["Authorization"] = "Bearer " .. bearer end
   if method == "POST" then
     headers["Content-Type"] = "application/json"
-    return wrk.format("POST", path, headers, '{"token":"' .. token .. '"}')
+    return wrk.format("POST", path, headers, '{"' .. body_key .. '":"' .. token .. '"}')
   end
   return wrk.format(method, path, headers)
 end

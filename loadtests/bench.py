@@ -318,10 +318,11 @@ class Bench:
         self.masters = {}
 
     def wrk(self, port: int, path: str, *, method: str = "GET", data: Path | None = None, expect: str = "",
-            rate: float = 0, duration: float | None = None) -> WrkResult:
+            rate: float = 0, duration: float | None = None, body_key: str = "token") -> WrkResult:
         connections = self.args.connections
         env = {**os.environ, "BENCH_PATH": path, "BENCH_METHOD": method, "BENCH_DATA": str(data or ""),
-               "BENCH_EXPECT": expect, "BENCH_RATE": str(rate), "BENCH_CONNECTIONS": str(connections)}
+               "BENCH_EXPECT": expect, "BENCH_RATE": str(rate), "BENCH_CONNECTIONS": str(connections),
+               "BENCH_BODY_KEY": body_key}
         seconds = duration or self.args.duration
         cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA),
                f"http://127.0.0.1:{port}"]
@@ -420,9 +421,10 @@ class LoginStream:
         self.seconds = time.monotonic() - self._started
 
 
-def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Callable[[], None]]:
+def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Path, Callable[[], None]]:
     """Data files for wrk: clerks with fresh code tokens, taxpayers' bearers (two disjoint sets),
-    and a function that rewrites the first file with newly signed codes.
+    the second set's refresh tokens (each of a log-in written as a real session would be), and a
+    function that rewrites the first file with newly signed codes.
 
     A code lives 60 s (+5 s leeway) and a verification row runs longer than that (warm-up and
     rounds), so the codes are re-signed before every run: the previous cached code is dropped,
@@ -431,8 +433,9 @@ def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Callable[[], No
     from sqlalchemy import select
 
     from app.accounts.domain import Principal, Role
-    from app.accounts.models import User
+    from app.accounts.models import RefreshSession, User
     from app.codes.service import issue_code
+    from app.db import bulk_insert
     from app.services import services
     from app.taxpayers.cache import tp_key
     from loadtests.seed import clerk_usernames, taxpayer_username
@@ -451,6 +454,13 @@ def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Callable[[], No
 
         verifying, fetching = names[: len(names) // 2], names[len(names) // 2:]
         clerk_bearers = [bearer(users[c]) for c in clerks]
+        sessions = {n: f"bench-{users[n].id}-{int(now.timestamp())}" for n in fetching}
+        with s.uow() as uow:
+            bulk_insert(uow.session, RefreshSession,
+                        [{"jti": jti, "user_id": users[n].id, "created_at": now} for n, jti in sessions.items()])
+            uow.commit()
+        refresh_tokens = [s.tokens.issue_refresh(Principal(users[n].id, n, Role.TAXPAYER), version=0,
+                                                 session=sessions[n], now=now) for n in fetching]
     verify = Path(tempfile.mktemp(prefix="verify-", dir=app.instance_path))
 
     def refresh_codes() -> None:
@@ -467,7 +477,9 @@ def _tokens(app: Any, taxpayers: int) -> tuple[Path, Path, Path, Callable[[], No
     fetch.write_text("".join(f"{bearer(users[n])}\n" for n in fetching))
     verifying_bearers = Path(tempfile.mktemp(prefix="badge-", dir=app.instance_path))
     verifying_bearers.write_text("".join(f"{bearer(users[n])}\n" for n in verifying))
-    return verify, fetch, verifying_bearers, refresh_codes
+    refreshes = Path(tempfile.mktemp(prefix="refresh-", dir=app.instance_path))
+    refreshes.write_text("".join(f"\t{token}\n" for token in refresh_tokens))
+    return verify, fetch, verifying_bearers, refreshes, refresh_codes
 
 
 def _badge_rows(app: Any, rounds: int) -> list[Row]:
@@ -526,9 +538,9 @@ def _redis_rows(redis_url: str, taxpayers: int) -> list[Row]:
 
 
 def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None], fetch: Path,
-                  badge_bearers: Path | None, label: str = "") -> list[Row]:
+                  badge_bearers: Path | None, refreshes: Path | None = None, label: str = "") -> list[Row]:
     """Hello, verification (flat out and paced), code fetch, their floors and, given bearers, the
-    badge over HTTP.
+    badge over HTTP, given refresh tokens, the token refresh (the capacity model's renewal).
 
     Throughput rows report the best of the rounds and show their spread, the worker CPU per
     request (median of the rounds) and the split of the reported round; the paced row reports
@@ -603,6 +615,13 @@ def _service_rows(bench: Bench, verify: Path, refresh_codes: Callable[[], None],
         rows.append(Row(f"{label}badge PNG over HTTP (info{', ' + rounds if rounds else ''})",
                         f"{badges.rps:,.0f} req/s", also(badges, f"p99 {badges.p99_ms:.1f} ms"),
                         badges.rps / hello.rps))
+    if refreshes is not None:
+        renewed = bench.measure(bench.service_port, "/api/v1/auth/refresh", what=f"{label}token refresh",
+                                method="POST", data=refreshes, body_key="refresh_token", expect='"access_token"')
+        figures["token refresh"] = renewed
+        rows.append(Row(f"{label}token refresh, no password (info{', ' + rounds if rounds else ''})",
+                        f"{renewed.rps:,.0f} req/s", also(renewed, f"p99 {renewed.p99_ms:.1f} ms"),
+                        renewed.rps / hello.rps))
     for name, result in figures.items():
         if result.bad:
             rows.append(Row(f"{label}{name}: failed or unexpected answers", str(result.bad),
@@ -758,14 +777,14 @@ def main(argv: list[str] | None = None) -> int:
                     kind, workers, threads, *connections = spec.split(":")
                     bench.start(["-k", kind, "-w", workers, "--threads", threads, *args.gunicorn_args.split(),
                                  *(["--worker-connections", connections[0]] if connections else [])])
-                    verify, fetch, _, refresh_codes = _tokens(app, args.taxpayers)
+                    verify, fetch, _, _, refresh_codes = _tokens(app, args.taxpayers)
                     config_rows = _service_rows(bench, verify, refresh_codes, fetch, None, label=f"[{spec}] ")
                     rows += config_rows
                     print_table(config_rows)
             else:
                 bench.start(args.gunicorn_args.split())
-                verify, fetch, badge_bearers, refresh_codes = _tokens(app, args.taxpayers)
-                service_rows = _service_rows(bench, verify, refresh_codes, fetch, badge_bearers)
+                verify, fetch, badge_bearers, refreshes, refresh_codes = _tokens(app, args.taxpayers)
+                service_rows = _service_rows(bench, verify, refresh_codes, fetch, badge_bearers, refreshes)
                 rows += service_rows
                 rows += _redis_rows(sc.redis_url, args.taxpayers)
         finally:
