@@ -62,8 +62,9 @@ class SignOut(MethodView):
     def post(self, body: dict) -> None:
         """Sign this device out (its refresh token stops working), or every device of the account
 
-        Always 204: a token that names no live log-in changes nothing (RFC 7009). With
-        ``everywhere``, every refresh token of the account is refused at once and every access
+        204 also for a token that names no live log-in, which changes nothing (as RFC 7009 answers
+        invalid tokens); 422 for an access token sent instead. Its access tokens are refused within
+        seconds; with ``everywhere``, every refresh token of the account at once and every access
         token within seconds.
         """
         s = services()
