@@ -97,9 +97,10 @@ class Revocations:
         self._failures = 0
         self._next_read: datetime | None = None
 
-    def refuses(self, user_id: int, version: int, session: str | None) -> bool:
-        """Whether an access token of ``user_id`` at ``version``, of the log-in ``session``, is revoked."""
-        if self._next_read is None or self._clock.now() >= self._next_read:
+    def refuses(self, user_id: int, version: int, session: str | None, *, now: datetime) -> bool:
+        """Whether an access token of ``user_id`` at ``version``, of the log-in ``session``, is revoked
+        (``now``: the request's time, which the token's expiry was judged at)."""
+        if self._next_read is None or now >= self._next_read:
             self.reload()
         lowest = self._floors.get(user_id)
         return (lowest is not None and version < lowest) or (session is not None and session in self._ended)
@@ -201,9 +202,8 @@ class AccessTokens:
     def is_access_token(self, token: str) -> bool:
         """Whether ``token`` is one of our access tokens, expired or not (to name a token sent to the wrong place)."""
         try:
-            jwt.decode(token, self._secret, algorithms=["HS256"], audience=ACCESS_AUDIENCE, issuer=self._issuer,
-                       options={"verify_exp": False})
-        except jwt.InvalidTokenError:
+            self._verify(token)
+        except (jwt.InvalidTokenError, KeyError, ValueError):  # what read_bearer also answers 401 for
             return False
         return True
 
@@ -216,7 +216,8 @@ class AccessTokens:
         principal, exp, version, session = hit
         if exp <= now.timestamp():
             raise jwt.ExpiredSignatureError("access token expired")
-        if self._revocations is not None and self._revocations.refuses(principal.user_id, version, session):
+        revocations = self._revocations
+        if revocations is not None and revocations.refuses(principal.user_id, version, session, now=now):
             raise jwt.InvalidTokenError("access token revoked")
         return principal
 

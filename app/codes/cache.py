@@ -2,7 +2,8 @@
 
 A cached code records the fingerprint of the status it was signed from (``shown_fingerprint``,
 its ``version``); it is served only while that fingerprint is the current status's, so a grade
-change shows at the next fetch even if an old code is still sitting in Redis. Status and code are read with one ``MGET`` (same hash slot).
+change shows at the next fetch even if an old code is still sitting in Redis. Status and code
+are read with one ``MGET`` (same hash slot).
 
 Each entry records its ``FORMAT``; an entry of another format reads as no entry, so when a
 release changes what a token holds, the codes held in Redis at the upgrade are re-issued at the

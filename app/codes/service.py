@@ -123,7 +123,10 @@ def verify_code(token: str, *, clerk: Principal, uow: UnitOfWork, status_cache: 
     verdict, claims = scanned.check(public_key=keyring.public_key, issuer=settings.issuer, leeway=settings.leeway,
                                     now=now, issued=CachedCode.token_in(raw_code) if raw_code else None)
     status = None
-    uscc = subjects.open(claims.get("sub"), jti=claims.get("jti")) if claims else None
+    uscc = None
+    if claims:  # the claims just checked are the scanned ones, unless PyJWT read a token of another shape
+        sealed = (claims.get("sub"), claims.get("jti"))
+        uscc = named if sealed == (scanned.subject, scanned.jti) else subjects.open(sealed[0], jti=sealed[1])
     if verdict is Verdict.OK and claims is not None:
         status = StatusCache.decode(raw_status) if raw_status and uscc == named else None
         if status is None and uscc is not None:  # a miss (or Redis down): the database, then fill the cache

@@ -147,7 +147,7 @@ def confirm_rating(rating_id: int, *, actor: Actor, uow: UnitOfWork, clock: Cloc
         _put_in_force([row], actor=actor, now=now, ctx=ctx, uow=uow)
         uow.commit()
         uow.session.expire_all()  # the bulk updates bypassed the loaded objects
-        view = _view(repo, rating, ctx, actor=actor, today=local_date(now))
+        view = _view(repo, rating, ctx, actor=actor, today=local_date(now), household_bank=household.bank_id)
         # a village's figures count households and loans where they are now (a move refreshed the old one)
         county, villages = rating.county_code, {household.village_code}
     refresh_figures(county, villages=villages, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)
@@ -174,7 +174,8 @@ def withdraw_rating(rating_id: int, *, note: str, actor: Actor, uow: UnitOfWork,
                 household.rating_id = household.grade = household.score = None
                 household.limit_amount = household.rated_until = None
         uow.commit()
-        view = _view(repo, rating, ctx, actor=actor, today=local_date(now))
+        view = _view(repo, rating, ctx, actor=actor, today=local_date(now),
+                     household_bank=household.bank_id if household is not None else None)
         county = rating.county_code
     if was_in_force:
         refresh_figures(county, villages=villages, uow=uow, cache=ctx.figures, policy=ctx.policy, clock=clock)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import jwt
 import pytest
@@ -120,10 +120,10 @@ def test_only_deactivations_within_the_token_lifetime_are_kept(app, clock, clerk
     assert run(app, "users", "deactivate", clerk).exit_code == 0
     with app.app_context(), db.session() as session:
         user_id = session.scalars(select(User.id).where(User.username == clerk)).one()
-    assert revocations.refuses(user_id, 0, None) and not revocations.refuses(user_id, 1, None)
+    assert revocations.refuses(user_id, 0, None, now=clock.now()) and not revocations.refuses(user_id, 1, None, now=clock.now())
     clock.advance(hours=1, minutes=5)  # the lifetime, and the margin for clocks ahead
     revocations.reload()
-    assert not revocations.refuses(user_id, 0, None)
+    assert not revocations.refuses(user_id, 0, None, now=clock.now())
 
 
 def test_a_warm_code_fetch_reads_the_revocations_once_per_refresh_and_nothing_else(app, factory, client, clock):
@@ -178,7 +178,7 @@ def test_until_a_process_has_read_the_list_it_retries_every_second_then_keeps_th
     revocations = Revocations(session_factory=database, clock=clock, ttl=timedelta(hours=1), refresh=REFRESH)
 
     def lowest() -> int:  # the lowest version of account 7 admitted
-        return next(v for v in range(10) if not revocations.refuses(7, v, None))
+        return next(v for v in range(10) if not revocations.refuses(7, v, None, now=clock.now()))
 
     assert lowest() == 0
     assert "could not read the accounts whose tokens were revoked" in caplog.text
@@ -195,15 +195,12 @@ def test_until_a_process_has_read_the_list_it_retries_every_second_then_keeps_th
 
 @pytest.mark.parametrize("version, lowest, admitted", [
     (0, None, True), (0, 1, False), (1, 1, True), (2, 1, True), (None, 1, False), (None, None, True)])
-def test_a_token_below_its_accounts_lowest_version_is_refused(version, lowest, admitted):
+def test_a_token_below_its_accounts_lowest_version_is_refused(clock, version, lowest, admitted):
     # None: a token issued before versions existed reads as version 0, the version every account began at.
-    now = datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc)
-
-    class Lowest:
-        def refuses(self, user_id, version, session):
-            return user_id == 7 and lowest is not None and version < lowest
-
-    tokens = AccessTokens(secret="s" * 32, ttl=timedelta(hours=1), issuer="i", revocations=Lowest())
+    revocations = Revocations(session_factory=_Database({} if lowest is None else {7: lowest}), clock=clock,
+                              ttl=timedelta(hours=1), refresh=REFRESH)
+    tokens = AccessTokens(secret="s" * 32, ttl=timedelta(hours=1), issuer="i", revocations=revocations)
+    now = clock.now()
     token = tokens.issue(Principal(7, "clerk7", Role.CLERK, bank_id=1), now=now, version=version or 0)
     if version is None:
         claims = jwt.decode(token, options={"verify_signature": False})
@@ -222,13 +219,13 @@ def test_while_the_database_stays_down_each_wait_doubles_up_to_two_minutes(clock
     # An outage holds a request for the connect timeout at every try: ever more rarely.
     database = _Database({7: 2}, *[None] * 6)
     revocations = Revocations(session_factory=database, clock=clock, ttl=timedelta(hours=1), refresh=REFRESH)
-    revocations.refuses(7, 0, None)
+    revocations.refuses(7, 0, None, now=clock.now())
     waits = []
     for _ in range(6):
         reads, waited = database.reads, 0
         while database.reads == reads:
             clock.advance(seconds=1)
             waited += 1
-            assert revocations.refuses(7, 1, None)  # the last list stays in force
+            assert revocations.refuses(7, 1, None, now=clock.now())  # the last list stays in force
         waits.append(waited)
     assert waits == [10, 10, 20, 40, 80, 120]

@@ -131,7 +131,7 @@ def test_a_signed_refresh_token_with_claims_of_the_wrong_shape_is_refused(change
 
 def test_an_access_token_of_an_ended_log_in_is_refused_and_one_without_a_log_in_is_judged_by_version():
     class Ended:
-        def refuses(self, user_id, version, session):
+        def refuses(self, user_id, version, session, *, now):
             return session == "ended"
 
     tokens = _tokens(revocations=Ended())
